@@ -1,0 +1,194 @@
+"""The order aggregate: header, lines and the prepayment fields Business Central keeps per
+line (spec section 2). Everything that changes a line goes through `recompute_line` or
+`set_line_prepayment_amount`, the one place each amount is computed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+
+from workflows.commands import PaymentTerms, Side
+from workflows.errors import ValidationFailed
+from workflows.money import HUNDRED, ZERO, is_multiple_of_precision, round_money
+
+
+@dataclass(slots=True)
+class OrderLine:
+    line_no: int
+    item_id: str
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    line_discount_percent: Decimal
+    vat_percent: Decimal
+    prepayment_percent: Decimal
+    line_amount: Decimal = ZERO
+    prepayment_line_amount: Decimal = ZERO
+    prepayment_invoiced: Decimal = ZERO
+    prepayment_vat_invoiced: Decimal = ZERO
+    prepayment_deducted: Decimal = ZERO
+    prepayment_vat_deducted: Decimal = ZERO
+    quantity_invoiced: Decimal = ZERO
+    amount_invoiced: Decimal = ZERO
+
+    @property
+    def quantity_remaining(self) -> Decimal:
+        return self.quantity - self.quantity_invoiced
+
+    @property
+    def prepayment_to_bill(self) -> Decimal:
+        return self.prepayment_line_amount - self.prepayment_invoiced
+
+    @property
+    def prepayment_undeducted(self) -> Decimal:
+        return self.prepayment_invoiced - self.prepayment_deducted
+
+    @property
+    def prepayment_vat_undeducted(self) -> Decimal:
+        return self.prepayment_vat_invoiced - self.prepayment_vat_deducted
+
+
+@dataclass(slots=True)
+class PrepaymentInvoiceBalance:
+    """What is still open on one posted prepayment invoice, for applying payments."""
+
+    document_no: str
+    gross: Decimal
+    open: Decimal
+
+
+@dataclass(slots=True)
+class Order:
+    order_id: str
+    side: Side
+    party_id: str
+    currency: str
+    order_date: date
+    posting_date: date
+    prices_include_vat: bool
+    prepayment_percent: Decimal
+    compress_prepayment: bool
+    check_prepayment_when_posting: bool
+    payment_terms: PaymentTerms
+    lines: dict[int, OrderLine] = field(default_factory=dict)
+    state: str = "draft"
+    version: int = 0
+    prepayment_invoices: list[PrepaymentInvoiceBalance] = field(default_factory=list)
+    payment_ids: list[str] = field(default_factory=list)
+    prepayment_paid: Decimal = ZERO
+    unapplied_credit: Decimal = ZERO
+
+    def line(self, line_no: int, field_name: str = "line_no") -> OrderLine:
+        try:
+            return self.lines[line_no]
+        except KeyError:
+            raise ValidationFailed(
+                f"order {self.order_id} has no line {line_no}",
+                field=field_name,
+                code="line.not_found",
+            ) from None
+
+    def sorted_lines(self) -> list[OrderLine]:
+        return [self.lines[n] for n in sorted(self.lines)]
+
+    @property
+    def prepayment_outstanding(self) -> Decimal:
+        return sum((inv.open for inv in self.prepayment_invoices), ZERO)
+
+    @property
+    def has_prepayment_history(self) -> bool:
+        return bool(self.prepayment_invoices) or any(
+            line.quantity_invoiced for line in self.lines.values()
+        )
+
+
+def compute_line_amount(line: OrderLine, currency: str) -> Decimal:
+    gross = line.quantity * line.unit_price * (1 - line.line_discount_percent / HUNDRED)
+    return round_money(gross, currency)
+
+
+def compute_prepayment_line_amount(line: OrderLine, currency: str) -> Decimal:
+    """Business Central's Prepmt. Line Amount: the percent of what is not yet invoiced, plus
+    what was already deducted (so it stays cumulative over partial invoices)."""
+    if line.quantity == 0:
+        return line.prepayment_deducted
+    remaining_share = line.line_amount * line.quantity_remaining / line.quantity
+    return (
+        round_money(remaining_share * line.prepayment_percent / HUNDRED, currency)
+        + line.prepayment_deducted
+    )
+
+
+def recompute_line(line: OrderLine, currency: str) -> OrderLine:
+    """A copy of the line with its amounts recomputed from quantity, price, discount, percent."""
+    updated = replace(line)
+    updated.line_amount = compute_line_amount(updated, currency)
+    updated.prepayment_line_amount = compute_prepayment_line_amount(updated, currency)
+    return updated
+
+
+def set_line_prepayment_amount(
+    order: Order, line: OrderLine, amount: Decimal, field_name: str
+) -> OrderLine:
+    """Set Prepmt. Line Amount by hand; the percent is back-computed and kept unrounded."""
+    where = f"order {order.order_id} line {line.line_no}"
+    if not is_multiple_of_precision(amount, order.currency):
+        raise ValidationFailed(
+            f"{where}: prepayment amount {amount} has more decimals than {order.currency} allows",
+            field=field_name,
+            code="prepayment.amount_precision",
+        )
+    if amount < line.prepayment_invoiced:
+        raise ValidationFailed(
+            f"{where}: prepayment amount {amount} is below the {line.prepayment_invoiced} "
+            "already invoiced; post a prepayment credit memo first",
+            field=field_name,
+            code="prepayment.amount_below_invoiced",
+        )
+    if amount > line.line_amount:
+        raise ValidationFailed(
+            f"{where}: prepayment amount {amount} exceeds the line amount {line.line_amount}",
+            field=field_name,
+            code="prepayment.amount_above_line_amount",
+        )
+    if line.line_amount == 0:
+        raise ValidationFailed(
+            f"{where}: a line amount of 0 takes no prepayment amount",
+            field=field_name,
+            code="prepayment.amount_above_line_amount",
+        )
+    updated = replace(line)
+    updated.prepayment_line_amount = amount
+    updated.prepayment_percent = amount * HUNDRED / line.line_amount
+    return updated
+
+
+def check_line(order: Order, line: OrderLine, field_prefix: str) -> None:
+    """The guards every changed line must pass before the change is applied."""
+    where = f"order {order.order_id} line {line.line_no}"
+    if line.prepayment_percent != 0 and (line.quantity < 0 or line.unit_price < 0):
+        name = "quantity" if line.quantity < 0 else "unit_price"
+        raise ValidationFailed(
+            f"{where}: {name} {getattr(line, name)} is negative on a line with "
+            f"{line.prepayment_percent} % prepayment",
+            field=f"{field_prefix}.{name}",
+            code="line.negative_amount",
+        )
+    if abs(line.quantity) < abs(line.quantity_invoiced) or (
+        line.quantity_invoiced and line.quantity * line.quantity_invoiced < 0
+    ):
+        raise ValidationFailed(
+            f"{where}: quantity {line.quantity} is below the {line.quantity_invoiced} "
+            "already invoiced",
+            field=f"{field_prefix}.quantity",
+            code="line.quantity_below_invoiced",
+        )
+    if line.prepayment_line_amount < line.prepayment_invoiced:
+        raise ValidationFailed(
+            f"{where}: prepayment line amount would drop to {line.prepayment_line_amount}, "
+            f"below the {line.prepayment_invoiced} already invoiced; post a prepayment credit "
+            "memo first or raise the percent",
+            field=f"{field_prefix}.prepayment_line_amount",
+            code="prepayment.amount_below_invoiced",
+        )
