@@ -3,6 +3,7 @@ ledger entries, so a consumer never recomputes anything."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -59,12 +60,13 @@ class Amounts:
     gross: Decimal = ZERO
 
     @staticmethod
-    def of(lines: list[DocumentLine]) -> Amounts:
-        return Amounts(
-            sum((x.net for x in lines), ZERO),
-            sum((x.vat for x in lines), ZERO),
-            sum((x.gross for x in lines), ZERO),
-        )
+    def of(lines: Sequence[DocumentLine]) -> Amounts:
+        net = vat = gross = ZERO
+        for line in lines:
+            net += line.net
+            vat += line.vat
+            gross += line.gross
+        return Amounts(net, vat, gross)
 
     def as_dict(self) -> dict[str, Decimal]:
         return {"net": self.net, "vat": self.vat, "gross": self.gross}
@@ -87,11 +89,10 @@ class PostedDocument:
     payment_discount_date: date | None = None
     payment_discount_percent: Decimal = ZERO
     deducted: Amounts | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    totals: Amounts = field(init=False)
 
-    @property
-    def totals(self) -> Amounts:
-        return Amounts.of(list(self.lines))
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "totals", Amounts.of(self.lines))
 
     @property
     def amount_due(self) -> Decimal:
@@ -133,7 +134,6 @@ class PostedDocument:
             "ledger": [
                 {"account": e.account, "debit": e.debit, "credit": e.credit} for e in self.ledger
             ],
-            **self.extra,
         }
 
 

@@ -4,7 +4,7 @@ line (spec section 2). Everything that changes a line goes through `recompute_li
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -31,6 +31,27 @@ class OrderLine:
     prepayment_vat_deducted: Decimal = ZERO
     quantity_invoiced: Decimal = ZERO
     amount_invoiced: Decimal = ZERO
+
+    def copy(self) -> OrderLine:
+        """A shallow copy; several times cheaper than dataclasses.replace on the hot path."""
+        return OrderLine(
+            self.line_no,
+            self.item_id,
+            self.description,
+            self.quantity,
+            self.unit_price,
+            self.line_discount_percent,
+            self.vat_percent,
+            self.prepayment_percent,
+            self.line_amount,
+            self.prepayment_line_amount,
+            self.prepayment_invoiced,
+            self.prepayment_vat_invoiced,
+            self.prepayment_deducted,
+            self.prepayment_vat_deducted,
+            self.quantity_invoiced,
+            self.amount_invoiced,
+        )
 
     @property
     def quantity_remaining(self) -> Decimal:
@@ -122,7 +143,7 @@ def compute_prepayment_line_amount(line: OrderLine, currency: str) -> Decimal:
 
 def recompute_line(line: OrderLine, currency: str) -> OrderLine:
     """A copy of the line with its amounts recomputed from quantity, price, discount, percent."""
-    updated = replace(line)
+    updated = line.copy()
     updated.line_amount = compute_line_amount(updated, currency)
     updated.prepayment_line_amount = compute_prepayment_line_amount(updated, currency)
     return updated
@@ -158,7 +179,7 @@ def set_line_prepayment_amount(
             field=field_name,
             code="prepayment.amount_above_line_amount",
         )
-    updated = replace(line)
+    updated = line.copy()
     updated.prepayment_line_amount = amount
     updated.prepayment_percent = amount * HUNDRED / line.line_amount
     return updated
@@ -167,6 +188,13 @@ def set_line_prepayment_amount(
 def check_line(order: Order, line: OrderLine, field_prefix: str) -> None:
     """The guards every changed line must pass before the change is applied."""
     where = f"order {order.order_id} line {line.line_no}"
+    for name in ("line_discount_percent", "vat_percent"):
+        if not ZERO <= getattr(line, name) <= HUNDRED:
+            raise ValidationFailed(
+                f"{where}: {name} {getattr(line, name)} must lie between 0 and 100",
+                field=f"{field_prefix}.{name}",
+                code="line.percent_range",
+            )
     if line.prepayment_percent != 0 and (line.quantity < 0 or line.unit_price < 0):
         name = "quantity" if line.quantity < 0 else "unit_price"
         raise ValidationFailed(

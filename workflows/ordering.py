@@ -4,7 +4,6 @@ copies of the lines and swapped in only when every line passed its checks."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -39,7 +38,7 @@ def build_order(cmd: CreateOrder, party: Party, rules_for_item: RulesForItem) ->
         check_prepayment_when_posting=party.check_prepayment_when_posting,
         payment_terms=party.payment_terms,
     )
-    order.lines = _new_lines(order, {}, cmd.lines, party, rules_for_item, "lines")
+    order.lines = _new_lines(order, {}, cmd.lines, party, rules_for_item, "lines", percent)
     return order
 
 
@@ -54,7 +53,7 @@ def amend_lines(order: Order, cmd: AmendOrder, party: Party, rules_for_item: Rul
     working = dict(order.lines)
     for index, line_no in enumerate(cmd.remove_lines):
         _check_removable(order, order.line(line_no, f"remove_lines.{index}"), index)
-        del working[line_no]
+        working.pop(line_no, None)  # a line named twice is removed once
     percent = order.prepayment_percent
     if cmd.prepayment_percent is not None:
         percent = cmd.prepayment_percent
@@ -62,15 +61,21 @@ def amend_lines(order: Order, cmd: AmendOrder, party: Party, rules_for_item: Rul
         # The order's percent overrides item rules on every line (as in Business Central).
         for line_no, line in working.items():
             working[line_no] = recompute_line(
-                replace(line, prepayment_percent=percent), order.currency
+                _with(line, prepayment_percent=percent), order.currency
             )
             check_line(order, working[line_no], "prepayment_percent")
     for index, update in enumerate(cmd.update_lines):
         prefix = f"update_lines.{index}"
         if update.line_no not in working:
-            order.line(update.line_no, f"{prefix}.line_no")  # raises line.not_found
+            removed = " (removed by this amendment)" if update.line_no in order.lines else ""
+            raise ValidationFailed(
+                f"order {order.order_id} has no line {update.line_no}{removed}",
+                field=f"{prefix}.line_no",
+                code="line.not_found",
+            )
         working[update.line_no] = _updated_line(order, working[update.line_no], update, prefix)
-    added = _new_lines(order, working, cmd.add_lines, party, rules_for_item, "add_lines")
+    # Lines added with a new order percent fall back to the new one (precedence level 4).
+    added = _new_lines(order, working, cmd.add_lines, party, rules_for_item, "add_lines", percent)
     order.lines = {**working, **added}
     order.prepayment_percent = percent
 
@@ -134,7 +139,7 @@ def _updated_line(order: Order, line: OrderLine, update: LineUpdate, prefix: str
             f"{prefix}.prepayment_percent",
             f"order {order.order_id} line {line.line_no}",
         )
-    updated = recompute_line(replace(line, **changes), order.currency)
+    updated = recompute_line(_with(line, **changes), order.currency)
     if update.prepayment_line_amount is not None:
         updated = set_line_prepayment_amount(
             order, updated, update.prepayment_line_amount, f"{prefix}.prepayment_line_amount"
@@ -167,6 +172,7 @@ def _new_lines(
     party: Party,
     rules_for_item: RulesForItem,
     field_name: str,
+    order_percent: Decimal,
 ) -> dict[int, OrderLine]:
     lines: dict[int, OrderLine] = {}
     for index, given in enumerate(inputs):
@@ -177,7 +183,7 @@ def _new_lines(
                 field=f"{prefix}.line_no",
                 code="line.duplicate_line_no",
             )
-        percent = _line_percent(order, given, party, rules_for_item, prefix)
+        percent = _line_percent(order, given, party, rules_for_item, prefix, order_percent)
         line = OrderLine(
             line_no=given.line_no,
             item_id=given.item_id,
@@ -195,7 +201,12 @@ def _new_lines(
 
 
 def _line_percent(
-    order: Order, given: LineInput, party: Party, rules_for_item: RulesForItem, prefix: str
+    order: Order,
+    given: LineInput,
+    party: Party,
+    rules_for_item: RulesForItem,
+    prefix: str,
+    order_percent: Decimal,
 ) -> Decimal:
     """Explicit line percent, else the item rules' precedence, else the order's percent."""
     if given.prepayment_percent is not None:
@@ -206,4 +217,11 @@ def _line_percent(
         )
         return given.prepayment_percent
     from_rules = rule_percent(rules_for_item(given.item_id), party, order.posting_date)
-    return order.prepayment_percent if from_rules is None else from_rules
+    return order_percent if from_rules is None else from_rules
+
+
+def _with(line: OrderLine, **changes: Any) -> OrderLine:
+    changed = line.copy()
+    for name, value in changes.items():
+        setattr(changed, name, value)
+    return changed
