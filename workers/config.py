@@ -1,0 +1,22 @@
+"""Configuration: environment variables (PREPAY_*), each also a CLI option."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PREPAY_", extra="ignore")
+
+    database_url: str = "sqlite:///prepay.db"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    metrics_port: int = Field(default=9464, ge=0, le=65535, description="0 picks a free port")
+    shards: int = Field(default=4, ge=1, le=64, description="command shard queues")
+    prefetch: int = Field(default=200, ge=1, le=5000)
+    batch_size: int = Field(default=50, ge=1, le=1000, description="commands per transaction")
+    batch_wait_ms: int = Field(default=5, ge=0, le=1000)
+    retry_attempts: int = Field(default=8, ge=1, le=100, description="in-place transient retries")
+    relay_batch: int = Field(default=500, ge=1, le=10000)
+    log_level: str = "INFO"
+    source: str = "prepay"

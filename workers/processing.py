@@ -1,0 +1,125 @@
+"""One command message in, its effects committed: the transport-independent core of the
+worker, shared by the RabbitMQ consumer, the CLI and the tests.
+
+Outcomes: `applied`, `rejected` (answered with `command.rejected`), `duplicate` (its id was
+processed before: nothing happens), `dead` (unreadable, or a bug: kept in the dead-letter
+queue with the reason). Transient failures (a version conflict, the database unreachable) are
+retried in place with back-off, which keeps the order's commands in sequence; when the
+attempts run out, `TransientFailure` tells the transport to hand the message back.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from schemas.parsing import InvalidCommand, MalformedMessage, parse_command
+from workflows.bus import Outcome, process, reject
+from workflows.errors import ConcurrencyConflict
+from workflows.unit_of_work import AbstractUnitOfWork
+
+log = structlog.get_logger("prepay.worker")
+
+# Worth retrying: someone else got there first, or the database is (briefly) unreachable.
+TRANSIENT = (ConcurrencyConflict, OperationalError, InterfaceError)
+
+
+class TransientFailure(Exception):
+    """Still failing after the retries; the message must go back to its queue."""
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    kind: str  # applied | rejected | duplicate | dead
+    command_id: str | None = None
+    command_type: str | None = None
+    subject: str | None = None
+    outcome: Outcome | None = None
+    reason: str | None = None
+    attempts: int = 1
+
+
+class CommandProcessor:
+    def __init__(
+        self,
+        uow: AbstractUnitOfWork,
+        *,
+        retry_attempts: int = 8,
+        first_delay_s: float = 0.05,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.uow = uow
+        self.retry_attempts = retry_attempts
+        self.first_delay_s = first_delay_s
+        self.sleep = sleep
+
+    def handle(self, body: bytes) -> Result:
+        try:
+            parsed = parse_command(body)
+        except MalformedMessage as error:
+            return Result("dead", reason=f"malformed message: {error.reason}")
+        except InvalidCommand as error:
+            return self._reject_invalid(error)
+        envelope = parsed.envelope
+        order_id = getattr(parsed.command, "order_id", None)
+        with structlog.contextvars.bound_contextvars(
+            command_id=envelope.id,
+            correlation_id=envelope.correlationid or envelope.id,
+            command_type=parsed.command_type,
+            order_id=order_id,
+        ):
+            return self._retrying(
+                lambda: process(envelope.id, parsed.command, self.uow),
+                envelope.id,
+                parsed.command_type,
+                envelope.subject or order_id,
+            )
+
+    def _reject_invalid(self, invalid: InvalidCommand) -> Result:
+        """A readable envelope with a bad command: answer it, once, with `command.rejected`."""
+        ids = (invalid.command_id, invalid.command_type, invalid.order_id)
+        with structlog.contextvars.bound_contextvars(
+            command_id=ids[0], command_type=ids[1], order_id=ids[2]
+        ):
+            return self._retrying(
+                lambda: reject(ids[0], ids[1], invalid, self.uow, order_id=ids[2]), *ids
+            )
+
+    def _retrying(
+        self,
+        attempt: Callable[[], Outcome],
+        command_id: str,
+        command_type: str,
+        subject: str | None,
+    ) -> Result:
+        delay = self.first_delay_s
+        for number in range(1, self.retry_attempts + 1):
+            try:
+                outcome = attempt()
+            except TRANSIENT as error:
+                log.warning("command.retrying", attempt=number, error=_first_line(error))
+                if number == self.retry_attempts:
+                    raise TransientFailure(_first_line(error)) from error
+                self.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            except Exception as error:  # a bug must not kill the worker: park the message
+                log.exception("command.failed")
+                reason = f"{type(error).__name__}: {error}"
+                frames = traceback.extract_tb(error.__traceback__)[-1:]
+                where = f" at {frames[0].filename}:{frames[0].lineno}" if frames else ""
+                return Result("dead", command_id, command_type, subject, reason=reason + where)
+            kind = (
+                "duplicate" if outcome.duplicate else "rejected" if outcome.rejected else "applied"
+            )
+            return Result(kind, command_id, command_type, subject, outcome, attempts=number)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

@@ -1,0 +1,104 @@
+"""The service in one process: command consumer and outbox relay, each on its own thread
+with its own broker connection (pika connections are not shared between threads)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import FrameType
+
+import structlog
+from sqlalchemy import Engine
+
+from workers import db, topology
+from workers.config import Settings
+from workers.consumer import CommandConsumer, Delivery
+from workers.processing import CommandProcessor, Result
+from workers.relay import Relay
+from workers.store import SqlUnitOfWork
+
+log = structlog.get_logger("prepay.service")
+
+
+@dataclass
+class Service:
+    settings: Settings
+    engine: Engine
+    consumer: CommandConsumer
+    relay: Relay | None
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def start(self) -> None:
+        workers = [("consumer", self.consumer.run)]
+        if self.relay is not None:
+            workers.append(("relay", self.relay.run))
+        for name, target in workers:
+            thread = threading.Thread(target=target, name=f"prepay-{name}", daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish in-flight commands, hand back buffered deliveries, flush the relay."""
+        self.consumer.stop.set()
+        if self.relay is not None:
+            self.relay.stop.set()
+            self.relay.wakeup.set()
+        for thread in self.threads:
+            thread.join(timeout)
+        self.engine.dispose()
+
+    @property
+    def stopping(self) -> bool:
+        return self.consumer.stop.is_set()
+
+
+def build(
+    settings: Settings,
+    *,
+    worker_index: int = 0,
+    worker_count: int = 1,
+    with_relay: bool = True,
+    on_result: Callable[[Result, Delivery, float], None] | None = None,
+) -> Service:
+    engine = db.make_engine(settings.database_url)
+    processor = CommandProcessor(SqlUnitOfWork(engine), retry_attempts=settings.retry_attempts)
+    shards = topology.shards_of(worker_index, worker_count, settings.shards)
+    relay = (
+        Relay(engine, settings.amqp_url, batch=settings.relay_batch, source=settings.source)
+        if with_relay
+        else None
+    )
+    consumer = CommandConsumer(
+        processor,
+        settings.amqp_url,
+        [topology.shard_queue(s) for s in shards],
+        shards=settings.shards,
+        prefetch=settings.prefetch,
+        batch_size=settings.batch_size,
+        batch_wait_s=settings.batch_wait_ms / 1000,
+        on_result=on_result,
+        on_batch_committed=relay.wakeup.set if relay else None,
+    )
+    return Service(settings, engine, consumer, relay)
+
+
+def run_until_signalled(service: Service) -> None:
+    """Run until SIGTERM or SIGINT, then stop gracefully."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("service.stopping", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    service.start()
+    while not stop.wait(0.5):
+        if not any(t.is_alive() for t in service.threads):
+            break
+    service.stop()
+
+
+__all__ = ["Delivery", "Result", "Service", "build", "run_until_signalled"]
