@@ -31,12 +31,18 @@ def plan_prepayment_invoice(order: Order) -> list[LineShare]:
             f"order {order.order_id} has no prepayment left to invoice",
             code="prepayment.nothing_to_invoice",
         )
+    rate_groups = group_by_rate(order.sorted_lines(), lambda x: x.vat_percent)
     shares: list[LineShare] = []
     for rate, group in group_by_rate(billed, lambda x: x.vat_percent).items():
-        # Cumulative VAT: what the group's whole prepayment carries, less what was billed,
-        # so n small invoices carry exactly the VAT of one big one.
-        cumulative = sum((x.prepayment_line_amount for x in group), ZERO)
-        billed_vat = sum((x.prepayment_vat_invoiced for x in group), ZERO)
+        # Cumulative VAT over the order's whole VAT group: what all its prepayment carries
+        # once this invoice is posted, less what earlier invoices billed. The VAT of n
+        # invoices then telescopes to the VAT of one, even when different lines are billed
+        # each time (per billed line only, rounding would drift by a cent).
+        whole = rate_groups[rate]
+        cumulative = sum((x.prepayment_invoiced for x in whole), ZERO) + sum(
+            (x.prepayment_to_bill for x in group), ZERO
+        )
+        billed_vat = sum((x.prepayment_vat_invoiced for x in whole), ZERO)
         vat = group_vat(cumulative, rate, order.prices_include_vat, order.currency) - billed_vat
         increments = [x.prepayment_to_bill for x in group]
         for line, base, line_vat in zip(
@@ -57,6 +63,12 @@ def plan_prepayment_credit(order: Order, line_nos: tuple[int, ...]) -> list[Line
         selected = []
         for index, line_no in enumerate(line_nos):
             line = order.line(line_no, f"lines.{index}")
+            if line_no in line_nos[:index]:
+                raise ValidationFailed(
+                    f"order {order.order_id}: line {line_no} is listed twice",
+                    field=f"lines.{index}",
+                    code="line.duplicate_line_no",
+                )
             if line.prepayment_undeducted == 0:
                 raise ValidationFailed(
                     f"order {order.order_id} line {line_no} has no invoiced, undeducted "
