@@ -37,14 +37,22 @@ STATES = [
     FINAL_INVOICED,
     CANCELLED,
 ]
+# Reducing the open quantity to what is invoiced completes the order (final_invoiced), also
+# from the unpaid states, where lines are invoiced only with "check prepayment" off.
 _RESULTS_OF_AMENDING = {
     DRAFT: [DRAFT],
-    PREPAYMENT_INVOICED: [PREPAYMENT_INVOICED, AMENDED],
-    PARTIALLY_PAID: [PARTIALLY_PAID, AMENDED],
+    PREPAYMENT_INVOICED: [PREPAYMENT_INVOICED, AMENDED, FINAL_INVOICED],
+    PARTIALLY_PAID: [PARTIALLY_PAID, AMENDED, FINAL_INVOICED],
     PAID: [PAID, AMENDED],
     # Lowering the requirement back to what is invoiced leaves "amended" again.
-    AMENDED: [AMENDED, PREPAYMENT_INVOICED, PARTIALLY_PAID, PAID, PARTIALLY_INVOICED],
-    # Reducing the open quantity to what is invoiced completes the order.
+    AMENDED: [
+        AMENDED,
+        PREPAYMENT_INVOICED,
+        PARTIALLY_PAID,
+        PAID,
+        PARTIALLY_INVOICED,
+        FINAL_INVOICED,
+    ],
     PARTIALLY_INVOICED: [PARTIALLY_INVOICED, AMENDED, FINAL_INVOICED],
 }
 
@@ -67,6 +75,8 @@ TRANSITIONS: dict[str, dict[str, list[str]]] = {
         PAID: [PAID],
         AMENDED: [AMENDED],
         PARTIALLY_INVOICED: [PARTIALLY_INVOICED],
+        # With "check prepayment" off an order can be fully invoiced before it is paid.
+        FINAL_INVOICED: [FINAL_INVOICED],
     },
     # From the unpaid states only with "check prepayment when posting" off.
     "invoice": {
@@ -84,16 +94,25 @@ TRANSITIONS: dict[str, dict[str, list[str]]] = {
 
 
 def settled_state(order: Order) -> str:
-    """The state an order's figures put it in after a change (cancellation aside)."""
-    lines = order.lines.values()
-    if lines and all(x.quantity_remaining == 0 and x.quantity_invoiced for x in lines):
+    """The state an order's figures put it in after a change (cancellation aside).
+    One pass over the lines: this runs after every accepted command."""
+    all_invoiced, any_invoiced, awaiting_invoice = True, False, False
+    for x in order.lines.values():
+        if x.quantity != x.quantity_invoiced:
+            all_invoiced = False
+        if x.quantity_invoiced:
+            any_invoiced = True
+        if x.prepayment_line_amount > x.prepayment_invoiced:
+            awaiting_invoice = True
+    # A line of quantity 0 has nothing to invoice and must not keep the order open.
+    if all_invoiced and any_invoiced:
         return FINAL_INVOICED
-    if any(x.prepayment_to_bill > 0 for x in lines):
-        return AMENDED if order.has_prepayment_history else DRAFT
+    if awaiting_invoice:
+        return AMENDED if order.prepayment_invoices or any_invoiced else DRAFT
     if order.prepayment_outstanding > 0:
-        partly = any(inv.open < inv.gross for inv in order.prepayment_invoices if inv.open > 0)
-        return PARTIALLY_PAID if partly or order.prepayment_paid > 0 else PREPAYMENT_INVOICED
-    if any(x.quantity_invoiced for x in lines):
+        # Only a payment makes it partially paid: a credit memo lowers what is open too.
+        return PARTIALLY_PAID if order.prepayment_paid > 0 else PREPAYMENT_INVOICED
+    if any_invoiced:
         return PARTIALLY_INVOICED
     return PAID if order.prepayment_invoices else DRAFT
 
