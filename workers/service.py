@@ -12,7 +12,7 @@ from types import FrameType
 import structlog
 from sqlalchemy import Engine
 
-from workers import db, topology
+from workers import db, metrics, observe, topology
 from workers.config import Settings
 from workers.consumer import CommandConsumer, Delivery
 from workers.processing import CommandProcessor, Result
@@ -66,7 +66,13 @@ def build(
     processor = CommandProcessor(SqlUnitOfWork(engine), retry_attempts=settings.retry_attempts)
     shards = topology.shards_of(worker_index, worker_count, settings.shards)
     relay = (
-        Relay(engine, settings.amqp_url, batch=settings.relay_batch, source=settings.source)
+        Relay(
+            engine,
+            settings.amqp_url,
+            batch=settings.relay_batch,
+            source=settings.source,
+            on_published=metrics.EVENTS_PUBLISHED.inc,
+        )
         if with_relay
         else None
     )
@@ -78,7 +84,7 @@ def build(
         prefetch=settings.prefetch,
         batch_size=settings.batch_size,
         batch_wait_s=settings.batch_wait_ms / 1000,
-        on_result=on_result,
+        on_result=on_result or observe.record_result,
         on_batch_committed=relay.wakeup.set if relay else None,
     )
     return Service(settings, engine, consumer, relay)

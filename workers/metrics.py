@@ -1,0 +1,106 @@
+"""Prometheus metrics and the health endpoints, served over HTTP from a daemon thread.
+
+`/metrics` (Prometheus text format), `/healthz` (the process loop is alive) and `/readyz`
+(broker and database reachable; 503 while shutting down)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+COMMANDS = Counter(
+    "prepay_commands_total", "Commands handled, by type and outcome",
+    ["type", "outcome"], registry=REGISTRY,
+)  # fmt: skip
+LATENCY = Histogram(
+    "prepay_command_seconds", "Time to handle one command (parse, apply, commit)",
+    ["type"], registry=REGISTRY,
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)  # fmt: skip
+REJECTIONS = Counter(
+    "prepay_rejections_total", "Commands answered with command.rejected, by code",
+    ["code"], registry=REGISTRY,
+)  # fmt: skip
+REDELIVERIES = Counter(
+    "prepay_redeliveries_total", "Deliveries the broker marked as redelivered", registry=REGISTRY
+)
+DEAD_LETTERS = Counter(
+    "prepay_dead_letters_total", "Messages parked in the dead-letter queue", registry=REGISTRY
+)
+TRANSITIONS = Counter(
+    "prepay_state_transitions_total", "Order state transitions",
+    ["from_state", "to_state"], registry=REGISTRY,
+)  # fmt: skip
+EVENTS_PUBLISHED = Counter(
+    "prepay_events_published_total", "Events the relay published (confirmed)", registry=REGISTRY
+)
+OUTBOX_PENDING = Gauge(
+    "prepay_outbox_pending", "Events committed but not yet published", registry=REGISTRY
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "prepay_outbox_oldest_age_seconds", "Age of the oldest unpublished event", registry=REGISTRY
+)
+
+
+class Health:
+    """What the probes report; the service updates it."""
+
+    def __init__(self) -> None:
+        self.shutting_down = False
+        self.checks: dict[str, Callable[[], bool]] = {}
+
+    def ready(self) -> tuple[bool, dict[str, bool]]:
+        results = {}
+        for name, check in self.checks.items():
+            try:
+                results[name] = bool(check())
+            except Exception:  # a probe must answer, whatever the dependency does
+                results[name] = False
+        return (not self.shutting_down and all(results.values())), results
+
+
+def serve(port: int, health: Health, host: str = "0.0.0.0") -> ThreadingHTTPServer:
+    """Start the HTTP endpoint on a daemon thread; port 0 picks a free port
+    (read it back from `server.server_address[1]`)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.startswith("/metrics"):
+                self._send(200, generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
+            elif self.path.startswith("/healthz"):
+                self._send(200, b"ok\n", "text/plain")
+            elif self.path.startswith("/readyz"):
+                ok, results = health.ready()
+                body = "".join(f"{k} {'ok' if v else 'down'}\n" for k, v in results.items())
+                if health.shutting_down:
+                    body += "shutting down\n"
+                self._send(200 if ok else 503, body.encode(), "text/plain")
+            else:
+                self._send(404, b"not found\n", "text/plain")
+
+        def _send(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # probes are not news
+            return
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, name="prepay-metrics", daemon=True).start()
+    return server
