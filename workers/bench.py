@@ -1,0 +1,266 @@
+"""`prepay bench`: end-to-end throughput against the configured broker and database.
+
+It starts the service (`prepay serve --workers K`) as a child process, publishes N commands as
+whole order life cycles (create a 2-line order, prepayment invoice, payment, final invoice),
+and measures from the first publish until the last command's first event arrived downstream.
+Latency is per command: publish to the first event carrying its id as correlation id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pika
+
+from workers import db, topology
+from workers.config import Settings
+from workflows.bus import process
+from workflows.commands import CreateOrder, InvoicePrepayment, LineInput, UpsertParty
+from workflows.memory import InMemoryUnitOfWork
+
+LINES: list[dict[str, Any]] = [
+    {
+        "line_no": 1,
+        "item_id": "A",
+        "description": "Widget",
+        "quantity": "3",
+        "unit_price": "99.99",
+        "vat_percent": "25",
+    },
+    {
+        "line_no": 2,
+        "item_id": "B",
+        "description": "Gadget",
+        "quantity": "7",
+        "unit_price": "12.35",
+        "line_discount_percent": "5",
+        "vat_percent": "12",
+    },
+]
+PARTY = {
+    "party_id": "BENCH-C",
+    "side": "sales",
+    "name": "Bench customer",
+    "prepayment_percent": "30",
+}
+
+
+@dataclass
+class Figures:
+    commands: int
+    orders: int
+    workers: int
+    seconds: float
+    commands_per_s: float
+    p50_ms: float
+    p99_ms: float
+    rss_mb: float
+    database: str
+
+
+def prepayment_gross() -> str:
+    """What the life cycle's payment must be: the prepayment invoice's gross, from the domain."""
+    uow = InMemoryUnitOfWork()
+    process("p", UpsertParty("BENCH-C", "sales", "x", Decimal(30)), uow)
+    lines = tuple(
+        LineInput(
+            x["line_no"],
+            x["item_id"],
+            Decimal(x["quantity"]),
+            Decimal(x["unit_price"]),
+            line_discount_percent=Decimal(x.get("line_discount_percent", "0")),
+            vat_percent=Decimal(x["vat_percent"]),
+        )
+        for x in LINES
+    )
+    process("o", CreateOrder("O", "sales", "BENCH-C", "EUR", date(2026, 11, 27), lines), uow)
+    outcome = process("i", InvoicePrepayment("O"), uow)
+    return str(outcome.events[0].data["amount_due"])
+
+
+def life_cycles(orders: int, run_id: str, amount: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Commands interleaved across orders in rounds, as many upstream systems would send them."""
+    ids = [f"B-{run_id}-{n}" for n in range(orders)]
+    for order_id in ids:
+        yield (
+            "order.create",
+            {
+                "order_id": order_id,
+                "side": "sales",
+                "party_id": "BENCH-C",
+                "currency": "EUR",
+                "order_date": "2026-11-27",
+                "lines": LINES,
+            },
+        )
+    for order_id in ids:
+        yield "prepayment.invoice", {"order_id": order_id}
+    for order_id in ids:
+        yield (
+            "payment.record",
+            {
+                "order_id": order_id,
+                "payment_id": f"P-{order_id}",
+                "amount": amount,
+                "currency": "EUR",
+            },
+        )
+    for order_id in ids:
+        yield "order.invoice", {"order_id": order_id}
+
+
+def _envelope(command_type: str, data: dict[str, Any], subject: str) -> tuple[str, bytes]:
+    command_id = str(uuid.uuid4())
+    body = {
+        "specversion": "1.0",
+        "id": command_id,
+        "source": "prepay-bench",
+        "type": command_type,
+        "subject": subject,
+        "data": data,
+    }
+    return command_id, json.dumps(body).encode()
+
+
+def _publish(channel: Any, command_type: str, data: dict[str, Any], subject: str) -> str:
+    command_id, body = _envelope(command_type, data, subject)
+    channel.basic_publish(
+        topology.COMMANDS,
+        command_type,
+        body,
+        pika.BasicProperties(
+            message_id=command_id,
+            type=command_type,
+            delivery_mode=2,
+            content_type="application/cloudevents+json",
+            headers={"subject": subject},
+        ),
+    )
+    return command_id
+
+
+def _rss_mb(root_pid: int) -> float:
+    """Peak resident memory (VmHWM) of the biggest process in the service's tree."""
+    pids = {root_pid}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().split()
+            except OSError:
+                continue
+            if int(stat[3]) == root_pid:
+                pids.add(int(entry.name))
+    peak = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except OSError:
+            continue
+    return peak / 1024
+
+
+def _wait_for_consumers(channel: Any, shards: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        counts = [
+            channel.queue_declare(topology.shard_queue(s), passive=True).method.consumer_count
+            for s in range(shards)
+        ]
+        if all(counts):
+            return
+        time.sleep(0.2)
+    raise TimeoutError("the service did not start consuming in time")
+
+
+def run(settings: Settings, commands: int, workers: int = 1, rate: float | None = None) -> Figures:
+    db.upgrade(settings.database_url)
+    orders = max(1, commands // 4)
+    connection = pika.BlockingConnection(pika.URLParameters(settings.amqp_url))
+    channel = connection.channel()
+    topology.declare(channel, settings.shards)
+    for shard in range(settings.shards):
+        channel.queue_purge(topology.shard_queue(shard))
+    sink = channel.queue_declare("", exclusive=True).method.queue
+    channel.queue_bind(sink, topology.EVENTS, "#")
+    env = {
+        **os.environ,
+        "PREPAY_DATABASE_URL": settings.database_url,
+        "PREPAY_AMQP_URL": settings.amqp_url,
+        "PREPAY_METRICS_PORT": "0",
+    }
+    service = subprocess.Popen(
+        [sys.executable, "-m", "workers.cli", "serve", "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_consumers(channel, settings.shards)
+        _publish(channel, "party.upsert", PARTY, "BENCH-C")
+        time.sleep(0.5)
+        amount = prepayment_gross()
+        sent: dict[str, float] = {}
+        latencies: list[float] = []
+        started = time.perf_counter()
+        for index, (command_type, data) in enumerate(
+            life_cycles(orders, uuid.uuid4().hex[:8], amount)
+        ):
+            if rate:
+                pause = started + index / rate - time.perf_counter()
+                if pause > 0:
+                    connection.sleep(pause)
+            command_id = _publish(channel, command_type, data, data["order_id"])
+            sent[command_id] = time.perf_counter()
+        total = len(sent)
+        for method, properties, _body in channel.consume(
+            sink, auto_ack=True, inactivity_timeout=60
+        ):
+            if method is None:
+                raise TimeoutError(f"only {len(latencies)} of {total} commands answered")
+            published = sent.pop(properties.correlation_id or "", None)
+            if published is not None:
+                latencies.append(time.perf_counter() - published)
+                if not sent:
+                    break
+        elapsed = time.perf_counter() - started
+        rss = _rss_mb(service.pid)
+    finally:
+        service.send_signal(signal.SIGTERM)
+        try:
+            service.wait(30)
+        except subprocess.TimeoutExpired:
+            service.kill()
+        connection.close()
+    latencies.sort()
+    return Figures(
+        commands=total,
+        orders=orders,
+        workers=workers,
+        seconds=round(elapsed, 3),
+        commands_per_s=round(total / elapsed, 1),
+        p50_ms=round(latencies[len(latencies) // 2] * 1000, 2),
+        p99_ms=round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000, 2),
+        rss_mb=round(rss, 1),
+        database=settings.database_url.split(":", 1)[0],
+    )
+
+
+def report(figures: Figures, as_json: bool) -> str:
+    lines = [f"{k:16} {v}" for k, v in asdict(figures).items()]
+    if as_json:
+        lines.append(json.dumps(asdict(figures)))
+    return "\n".join(lines)
