@@ -114,6 +114,37 @@ def _deduction(
     return deducted, round_money(undeducted_vat * deducted / undeducted, currency)
 
 
+def _vat_group(line: OrderLine) -> tuple[Decimal, bool]:
+    """Rate and sign, as Business Central's VAT amount lines: a negative line's VAT is rounded
+    on its own, not netted against a positive line's before rounding."""
+    return line.vat_percent, line.line_amount < 0
+
+
+def _item_vats(
+    order: Order, chosen: list[tuple[OrderLine, Decimal]], bases: dict[int, Decimal]
+) -> dict[int, Decimal]:
+    """VAT of the item lines, per group and cumulative, like prepayment VAT: what the group's
+    invoiced amount carries once this invoice is posted, less what earlier invoices carried.
+    Partial invoices then add up to the VAT of one invoice for everything, which is exactly
+    the prepayment VAT at 100 %, so a fully prepaid line never ends a cent short."""
+    currency, include = order.currency, order.prices_include_vat
+    invoiced_before: dict[tuple[Decimal, bool], Decimal] = {}
+    for line in order.lines.values():
+        key = _vat_group(line)
+        invoiced_before[key] = invoiced_before.get(key, ZERO) + line.amount_invoiced
+    vats: dict[int, Decimal] = {}
+    for key, group in group_by_rate(chosen, lambda pair: _vat_group(pair[0])).items():
+        rate, before = key[0], invoiced_before[key]
+        group_bases = [bases[line.line_no] for line, _ in group]
+        after = before + sum(group_bases, ZERO)
+        total = group_vat(after, rate, include, currency) - group_vat(
+            before, rate, include, currency
+        )
+        for (line, _), vat in zip(group, spread(total, group_bases, currency), strict=True):
+            vats[line.line_no] = vat
+    return vats
+
+
 def plan_invoice(
     order: Order, requested: tuple[InvoiceLine, ...] | None, accounts: PostingAccounts
 ) -> InvoicePlan:
@@ -121,12 +152,7 @@ def plan_invoice(
     chosen = select_quantities(order, requested)
     currency = order.currency
     bases = {line.line_no: _item_base(line, qty, currency) for line, qty in chosen}
-    vats: dict[int, Decimal] = {}
-    for rate, group in group_by_rate(chosen, lambda pair: pair[0].vat_percent).items():
-        group_bases = [bases[line.line_no] for line, _ in group]
-        total = group_vat(sum(group_bases, ZERO), rate, order.prices_include_vat, currency)
-        for (line, _), vat in zip(group, spread(total, group_bases, currency), strict=True):
-            vats[line.line_no] = vat
+    vats = _item_vats(order, chosen, bases)
     planned = []
     for line, qty in chosen:
         base, vat = bases[line.line_no], vats[line.line_no]

@@ -130,7 +130,7 @@ MACHINE = _build(model=None)
 
 # (trigger, source) -> the destinations MACHINE declares for it.
 PATHS: dict[tuple[str, str], frozenset[str]] = {
-    (trigger, source): frozenset(t.dest for t in transitions)
+    (trigger, source): frozenset(str(t.dest) for t in transitions)
     for trigger, event in MACHINE.events.items()
     for source, transitions in event.transitions.items()
 }

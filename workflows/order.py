@@ -179,6 +179,15 @@ def set_line_prepayment_amount(
             field=field_name,
             code="prepayment.amount_above_line_amount",
         )
+    fully_invoiced = line.quantity_invoiced and not line.quantity_remaining
+    if fully_invoiced and amount != line.prepayment_deducted:
+        # No later invoice could deduct more prepayment from a fully invoiced line.
+        raise ValidationFailed(
+            f"{where} is fully invoiced: its prepayment stays at the {line.prepayment_deducted} "
+            f"deducted, not {amount}",
+            field=field_name,
+            code="line.already_invoiced",
+        )
     updated = line.copy()
     updated.prepayment_line_amount = amount
     updated.prepayment_percent = amount * HUNDRED / line.line_amount

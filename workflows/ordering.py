@@ -63,7 +63,11 @@ def amend_lines(order: Order, cmd: AmendOrder, party: Party, rules_for_item: Rul
             working[line_no] = recompute_line(
                 _with(line, prepayment_percent=percent), order.currency
             )
-            check_line(order, working[line_no], "prepayment_percent")
+            try:
+                check_line(order, working[line_no], "prepayment_percent")
+            except ValidationFailed as error:
+                error.field = "prepayment_percent"  # the command's field, not a line's
+                raise
     for index, update in enumerate(cmd.update_lines):
         prefix = f"update_lines.{index}"
         if update.line_no not in working:

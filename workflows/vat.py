@@ -3,13 +3,14 @@ spread back over the group's lines so the lines add up to the group exactly."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from decimal import Decimal
 from typing import TypeVar
 
 from workflows.money import HUNDRED, allocate_carried, round_money
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 
 def group_vat(
@@ -34,8 +35,9 @@ def spread(total_vat: Decimal, bases: Sequence[Decimal], currency: str) -> list[
     return allocate_carried(total_vat, bases, currency)
 
 
-def group_by_rate(items: Iterable[T], rate_of: Callable[[T], Decimal]) -> dict[Decimal, list[T]]:
-    groups: dict[Decimal, list[T]] = {}
+def group_by_rate(items: Iterable[T], rate_of: Callable[[T], K]) -> dict[K, list[T]]:
+    """Items grouped by their VAT rate (or by a key that starts with it, such as rate and sign)."""
+    groups: dict[K, list[T]] = {}
     for item in items:
         groups.setdefault(rate_of(item), []).append(item)
     return groups

@@ -7,6 +7,7 @@ from typing import Any
 from workflows.money import ZERO
 from workflows.order import Order
 
+
 def order_data(order: Order) -> dict[str, Any]:
     lines = []
     line_amount = prepayment_line_amount = invoiced = deducted = ZERO
