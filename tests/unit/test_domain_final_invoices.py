@@ -137,6 +137,24 @@ def test_at_100_percent_a_partial_invoice_deducts_all_it_bills(app: Harness) -> 
     assert app.state() == "final_invoiced"
 
 
+
+def test_at_100_percent_unit_by_unit_invoices_end_at_exactly_zero_due(app: Harness) -> None:
+    # 3 x 33.33 = 99.99 at 100 %, VAT 19 %: prepayment VAT round(18.9981) = 19.00.
+    app.ok(customer("C1", "100"), order(line(1, "3", "33.33", vat="19")))
+    app.ok(prepay(), pay("118.99"))  # 99.99 + 19.00
+    # Item VAT is cumulative per group: round(33.33 x .19 = 6.3327) = 6.33, then
+    # round(66.66 x .19 = 12.6654) - 6.33 = 6.34, then 19.00 - 12.67 = 6.33, so the three
+    # invoices carry 19.00 of VAT, exactly the prepayment's, and each is due 0.00.
+    vats = []
+    for _ in range(3):
+        app.ok(invoice("SO-1", (1, "1")))
+        document = app.last_document()
+        assert document.amount_due == D("0.00")
+        vats.append(document.lines[0].vat)
+    assert vats == [D("6.33"), D("6.34"), D("6.33")]
+    assert app.line(1).prepayment_vat_deducted == D("19.00")
+    assert app.state() == "final_invoiced"
+
 @pytest.fixture
 def two_rates(app: Harness) -> Harness:
     """Customer C1 with 50 % prepayment."""
