@@ -1,0 +1,146 @@
+"""The relay's side of the outbox, and column types, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine, select, text
+
+from schemas.tables import PARTIES
+from workers.outbox import (
+    encode_payload,
+    fetch_batch,
+    mark_published,
+    oldest_pending_age,
+    pending_count,
+    prune_published,
+)
+from workers.store import SqlUnitOfWork
+from workflows.events import Event
+from workflows.setup import Party
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    fixture = "sqlite_engine" if request.param == "sqlite" else "pg_engine"
+    found: Engine = request.getfixturevalue(fixture)
+    return found
+
+
+def _record(engine: Engine, command_id: str, *events: Event) -> None:
+    with SqlUnitOfWork(engine) as uow:
+        assert uow.inbox.claim(command_id)
+        uow.record_events(list(events))
+        uow.commit()
+
+
+def test_batches_come_oldest_first_until_published(engine: Engine) -> None:
+    _record(engine, "c1", Event("a", "SO-1", {"n": 1}), Event("b", "SO-1", {"n": 2}))
+    _record(engine, "c2", Event("c", None, {"n": 3}))
+    with engine.begin() as connection:
+        assert pending_count(connection) == 3
+        first = fetch_batch(connection, 2)
+        assert [(r.type, r.subject, r.correlation_id) for r in first] == [
+            ("a", "SO-1", "c1"),
+            ("b", "SO-1", "c1"),
+        ]
+        assert mark_published(connection, [r.id for r in first]) == 2
+    with engine.begin() as connection:
+        (last,) = fetch_batch(connection, 10)
+        assert (last.type, last.subject, last.data()) == ("c", None, {"n": 3})
+        assert pending_count(connection) == 1
+        assert mark_published(connection, [last.id, first[0].id]) == 1
+        assert fetch_batch(connection) == [] and pending_count(connection) == 0
+        assert oldest_pending_age(connection) is None
+        assert mark_published(connection, []) == 0
+
+
+def test_event_ids_are_stable_and_unique(engine: Engine) -> None:
+    _record(engine, "c1", Event("a", "SO-1"), Event("b", "SO-1"))
+    with engine.connect() as connection:
+        once = fetch_batch(connection)
+    with engine.connect() as connection:
+        twice = fetch_batch(connection)
+    assert [r.event_id for r in once] == [r.event_id for r in twice]
+    assert len({r.event_id for r in once}) == 2
+
+
+def test_age_of_the_oldest_pending_row(engine: Engine) -> None:
+    _record(engine, "c1", Event("a", "SO-1"))
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    with engine.connect() as connection:
+        (record,) = fetch_batch(connection)
+        age = oldest_pending_age(connection, now=later)
+    assert record.created_at.tzinfo is not None
+    assert age is not None and timedelta(minutes=4) < age <= timedelta(minutes=5, seconds=5)
+
+
+def test_payload_is_wire_json(engine: Engine) -> None:
+    data = {"amount": Decimal("1000.80"), "day": date(2026, 11, 27), "lines": [Decimal("1E+2")]}
+    _record(engine, "c1", Event("a", "SO-1", data))
+    with engine.connect() as connection:
+        (record,) = fetch_batch(connection)
+    assert record.payload == encode_payload(data)
+    assert json.loads(record.payload) == {
+        "amount": "1000.80",
+        "day": "2026-11-27",
+        "lines": ["100"],
+    }
+    assert record.event() == Event("a", "SO-1", json.loads(record.payload))
+
+
+def test_pruning_keeps_pending_rows(engine: Engine) -> None:
+    _record(engine, "c1", Event("a", "SO-1"), Event("b", "SO-1"))
+    with engine.begin() as connection:
+        first, _ = fetch_batch(connection)
+        mark_published(connection, [first.id], at=datetime(2026, 1, 1, tzinfo=UTC))
+    with engine.begin() as connection:
+        assert prune_published(connection, before=datetime(2026, 2, 1, tzinfo=UTC)) == 1
+        assert [r.type for r in fetch_batch(connection)] == ["b"]
+
+
+def test_relays_on_postgresql_skip_each_others_rows(pg_engine: Engine) -> None:
+    _record(pg_engine, "c1", *[Event("e", "SO-1", {"n": n}) for n in range(4)])
+    with pg_engine.begin() as one, pg_engine.begin() as two:
+        mine = fetch_batch(one, 2)
+        theirs = fetch_batch(two, 10)
+    assert [r.data()["n"] for r in mine] == [0, 1]
+    assert [r.data()["n"] for r in theirs] == [2, 3]
+
+
+EXACT = [
+    "99999999999999.99",
+    "0.001",
+    "33.33333333333333333333333333",
+    "-12.50",
+    "0.00",
+    "123456789012345678901234567890.123456789",
+]
+
+
+@pytest.mark.parametrize("value", EXACT)
+def test_decimals_round_trip_exactly(engine: Engine, value: str) -> None:
+    party = Party("P", "sales", "P", prepayment_percent=Decimal(value))
+    with SqlUnitOfWork(engine) as uow:
+        uow.parties.upsert(party)
+        uow.commit()
+    with SqlUnitOfWork(engine) as uow:
+        loaded = uow.parties.get("P")
+    assert loaded is not None and str(loaded.prepayment_percent) == value
+
+
+def test_sqlite_keeps_decimals_as_text_never_real(sqlite_engine: Engine) -> None:
+    with SqlUnitOfWork(sqlite_engine) as uow:
+        uow.parties.upsert(Party("P", "sales", "P", prepayment_percent=Decimal("0.001")))
+        uow.commit()
+    with sqlite_engine.connect() as connection:
+        kind = connection.execute(text("SELECT typeof(prepayment_percent) FROM parties"))
+        assert kind.scalar_one() == "text"
+        assert connection.execute(select(PARTIES.c.prepayment_percent)).scalar_one() == Decimal(
+            "0.001"
+        )

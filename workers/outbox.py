@@ -1,0 +1,130 @@
+"""The outbox as the relay sees it: events committed with the state they describe, waiting to
+be published, oldest first.
+
+Each row carries a stable `event_id` (a UUID given when the event was recorded, the
+CloudEvents `id`), so a re-send after a crash between publishing and `mark_published` repeats
+the same id and consumers can drop the duplicate.
+
+How a relay uses it, one batch per transaction:
+
+    with engine.begin() as connection:
+        batch = fetch_batch(connection, 100)
+        ... publish each record, wait for the broker's confirms ...
+        mark_published(connection, [r.id for r in batch])
+
+On PostgreSQL `fetch_batch` locks its rows FOR UPDATE SKIP LOCKED, so several relays share
+the outbox without sending a row twice. On SQLite a write transaction holds the one write lock
+while the relay waits for confirms, stalling the workers; there, fetch in one short
+transaction and mark in another (a crash in between only re-sends, which the ids make safe).
+Events of one order are fetched in the order they were recorded; publishing them in that
+order needs one relay, or one relay per shard of orders.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.engine import Connection
+
+from schemas.scalars import decimal_text
+from schemas.tables import OUTBOX
+from workflows.events import Event
+
+
+def _wire_default(value: object) -> str:
+    if isinstance(value, Decimal):
+        return decimal_text(value)
+    if isinstance(value, date):  # datetimes too
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} has no JSON form in an event")
+
+
+_WIRE = json.JSONEncoder(default=_wire_default, separators=(",", ":"))
+
+
+def encode_payload(data: Any) -> str:
+    """An event's data as it travels: decimals as their exact digits in strings, dates ISO."""
+    return _WIRE.encode(data)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRecord:
+    id: int
+    event_id: uuid.UUID
+    type: str
+    subject: str | None
+    correlation_id: str | None
+    payload: str
+    created_at: datetime
+
+    def data(self) -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads(self.payload)
+        return loaded
+
+    def event(self) -> Event:
+        """The event with its wire data (strings for decimals and dates), for example for
+        `schemas.encoding.encode_event(record.event(), event_id=str(record.event_id), ...)`."""
+        return Event(self.type, self.subject, self.data())
+
+
+_PENDING = OUTBOX.c.published_at.is_(None)
+_COLUMNS = (
+    OUTBOX.c.id,
+    OUTBOX.c.event_id,
+    OUTBOX.c.type,
+    OUTBOX.c.subject,
+    OUTBOX.c.correlation_id,
+    OUTBOX.c.payload,
+    OUTBOX.c.created_at,
+)
+_BATCH = select(*_COLUMNS).where(_PENDING).order_by(OUTBOX.c.id).limit(bindparam("limit"))
+_BATCH_LOCKED = _BATCH.with_for_update(skip_locked=True)
+_MARK = (
+    update(OUTBOX)
+    .where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)), _PENDING)
+    .values(published_at=bindparam("at"))
+)
+_PENDING_COUNT = select(func.count()).select_from(OUTBOX).where(_PENDING)
+_OLDEST_PENDING = select(OUTBOX.c.created_at).where(_PENDING).order_by(OUTBOX.c.id).limit(1)
+
+
+def fetch_batch(connection: Connection, limit: int = 100) -> list[OutboxRecord]:
+    """Up to `limit` unpublished rows, oldest first; locked (skipping rows another relay
+    holds) on PostgreSQL until the caller's transaction ends."""
+    locks = connection.dialect.name == "postgresql"
+    rows = connection.execute(_BATCH_LOCKED if locks else _BATCH, {"limit": limit})
+    return [OutboxRecord(*row) for row in rows]
+
+
+def mark_published(connection: Connection, ids: Sequence[int], at: datetime | None = None) -> int:
+    """Mark rows published; returns how many were still pending."""
+    if not ids:
+        return 0
+    moment = at or datetime.now(UTC)
+    return connection.execute(_MARK, {"ids": list(ids), "at": moment}).rowcount
+
+
+def pending_count(connection: Connection) -> int:
+    count: int = connection.execute(_PENDING_COUNT).scalar_one()
+    return count
+
+
+def oldest_pending_age(connection: Connection, now: datetime | None = None) -> timedelta | None:
+    """How long the oldest unpublished row has waited; None when nothing waits."""
+    created: datetime | None = connection.execute(_OLDEST_PENDING).scalar_one_or_none()
+    if created is None:
+        return None
+    return (now or datetime.now(UTC)) - created
+
+
+def prune_published(connection: Connection, before: datetime) -> int:
+    """Delete rows published before `before` (the order history keeps every event)."""
+    statement = delete(OUTBOX).where(OUTBOX.c.published_at < before)
+    return connection.execute(statement).rowcount

@@ -1,0 +1,141 @@
+"""Recording events (outbox and order history in the command's transaction) and reading an
+order's history back.
+
+The outbox holds each event's data as wire JSON (decimals as exact strings, dates ISO), ready
+for the relay. The history holds it as typed JSON, decimals and dates tagged
+(`{"$decimal": "12.50"}`), so `history.for_order` returns events equal to those recorded,
+exactly as the in-memory store does; `prepay order show` and replays read it from there.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import bindparam, insert, select
+
+from schemas.tables import ORDER_HISTORY, OUTBOX
+from workers.outbox import encode_payload
+from workflows.events import Event
+
+if TYPE_CHECKING:
+    from workers.store import SqlUnitOfWork
+
+
+def _typed_default(value: object) -> dict[str, str]:
+    if isinstance(value, Decimal):
+        return {"$decimal": str(value)}
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    raise TypeError(f"{type(value).__name__} cannot be stored in an event")
+
+
+_DECODERS: dict[str, Callable[[str], Any]] = {
+    "$decimal": Decimal,
+    "$datetime": datetime.fromisoformat,
+    "$date": date.fromisoformat,
+}
+
+
+def _typed_hook(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1:
+        ((key, value),) = obj.items()
+        decode = _DECODERS.get(key)
+        if decode is not None:
+            return decode(value)
+    return obj
+
+
+_TYPED = json.JSONEncoder(default=_typed_default, separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_typed(data: Any) -> str:
+    """JSON that decodes (`decode_typed`) to values equal to `data`, Decimals and dates too."""
+    return _TYPED.encode(data)
+
+
+def decode_typed(text: str) -> Any:
+    return json.loads(text, object_hook=_typed_hook)
+
+
+def write_events(uow: SqlUnitOfWork, events: list[Event]) -> None:
+    """One outbox row per event, one history row per event about an order; each event gets
+    its stable id here, shared by both rows."""
+    if not events:
+        return
+    now = datetime.now(UTC)
+    correlation_id = uow.correlation_id
+    outbox: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
+    for event in events:
+        event_id = uuid.uuid4()
+        outbox.append(
+            {
+                "event_id": event_id,
+                "type": event.type,
+                "subject": event.subject,
+                "correlation_id": correlation_id,
+                "payload": encode_payload(event.data),
+                "created_at": now,
+            }
+        )
+        if event.subject is not None:
+            history.append(
+                {
+                    "order_id": event.subject,
+                    "event_id": event_id,
+                    "type": event.type,
+                    "correlation_id": correlation_id,
+                    "payload": encode_typed(event.data),
+                    "created_at": now,
+                }
+            )
+    uow.execute(insert(OUTBOX), outbox)
+    if history:
+        uow.execute(insert(ORDER_HISTORY), history)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One event of an order's history with what the store knows about it."""
+
+    sequence: int
+    event_id: uuid.UUID
+    correlation_id: str | None
+    created_at: datetime
+    event: Event
+
+
+_HISTORY = (
+    select(ORDER_HISTORY)
+    .where(ORDER_HISTORY.c.order_id == bindparam("order_id"))
+    .order_by(ORDER_HISTORY.c.id)
+)
+
+
+class SqlHistory:
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    def for_order(self, order_id: str) -> list[Event]:
+        return [entry.event for entry in self.entries(order_id)]
+
+    def entries(self, order_id: str) -> list[HistoryEntry]:
+        rows = self._uow.execute(_HISTORY, {"order_id": order_id})
+        return [
+            HistoryEntry(
+                row.id,
+                row.event_id,
+                row.correlation_id,
+                row.created_at,
+                Event(row.type, row.order_id, decode_typed(row.payload)),
+            )
+            for row in rows
+        ]
