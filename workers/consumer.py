@@ -39,6 +39,7 @@ class Delivery:
     redelivered: bool
     properties: pika.BasicProperties
     body: bytes
+    routing_key: str = ""
 
 
 class CommandConsumer:
@@ -118,7 +119,14 @@ class CommandConsumer:
             if not self._buffer:
                 self._first_arrival = time.monotonic()
             self._buffer.append(
-                Delivery(queue, method.delivery_tag, method.redelivered, properties, body)
+                Delivery(
+                    queue,
+                    method.delivery_tag,
+                    method.redelivered,
+                    properties,
+                    body,
+                    method.routing_key,
+                )
             )
 
         return collect
@@ -129,20 +137,17 @@ class CommandConsumer:
 
     def _handle_batch(self, channel: Any, dead_channel: Any) -> None:
         batch, self._buffer = self._buffer, []
-        last_done: int | None = None
-        try:
-            for delivery in batch:
-                started = time.perf_counter()
-                result = self.processor.handle(delivery.body)
-                if result.kind == "dead":
-                    self._dead_letter(dead_channel, delivery, result.reason or "unknown")
-                self.on_result(result, delivery, time.perf_counter() - started)
-                last_done = delivery.tag
-        finally:
-            if last_done is not None:
-                # Every delivery up to here is committed (or parked): one ack covers them all.
-                channel.basic_ack(delivery_tag=last_done, multiple=True)
-                self.on_batch_committed()
+        started = time.perf_counter()
+        results = self.processor.handle_batch([d.body for d in batch])
+        # Committed. Park the unreadable ones (confirmed by the broker) before the one ack
+        # that covers the whole batch.
+        seconds = (time.perf_counter() - started) / len(batch)
+        for delivery, result in zip(batch, results, strict=True):
+            if result.kind == "dead":
+                self._dead_letter(dead_channel, delivery, result.reason or "unknown")
+            self.on_result(result, delivery, seconds)
+        channel.basic_ack(delivery_tag=batch[-1].tag, multiple=True)
+        self.on_batch_committed()
 
     def _dead_letter(self, dead_channel: Any, delivery: Delivery, reason: str) -> None:
         props = delivery.properties
@@ -151,7 +156,7 @@ class CommandConsumer:
         headers[QUEUE_HEADER] = delivery.queue
         dead_channel.basic_publish(
             topology.DEAD,
-            "",
+            delivery.routing_key,  # the fanout ignores it; kept so a replay routes as sent
             delivery.body,
             pika.BasicProperties(
                 content_type=props.content_type,

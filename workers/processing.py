@@ -57,6 +57,34 @@ class CommandProcessor:
         self.retry_attempts = retry_attempts
         self.first_delay_s = first_delay_s
         self.sleep = sleep
+        self._in_batch = False
+
+    def handle_batch(self, bodies: list[bytes]) -> list[Result]:
+        """Several messages, one database transaction (group commit), each command isolated in
+        its own savepoint. If the transaction as a whole fails (the database went away, the
+        final commit conflicted), all of it is redone after a pause: none of it was kept, and
+        the inbox skips nothing that was not committed. Results are only valid once this
+        returns, so callers ack, dead-letter and count afterwards, never per attempt."""
+        batch = getattr(self.uow, "batch", None)
+        if batch is None or len(bodies) == 1:
+            return [self.handle(body) for body in bodies]
+        delay = self.first_delay_s
+        for number in range(1, self.retry_attempts + 1):
+            try:
+                with batch():
+                    self._in_batch = True
+                    return [self.handle(body) for body in bodies]
+            except TRANSIENT as error:
+                log.warning(
+                    "batch.retrying", attempt=number, size=len(bodies), error=_first_line(error)
+                )
+                if number == self.retry_attempts:
+                    raise TransientFailure(_first_line(error)) from error
+                self.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            finally:
+                self._in_batch = False
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def handle(self, body: bytes) -> Result:
         try:
@@ -102,6 +130,8 @@ class CommandProcessor:
             try:
                 outcome = attempt()
             except TRANSIENT as error:
+                if self._in_batch and not isinstance(error, ConcurrencyConflict):
+                    raise  # the batch's transaction is gone: the whole batch is redone
                 log.warning("command.retrying", attempt=number, error=_first_line(error))
                 if number == self.retry_attempts:
                     raise TransientFailure(_first_line(error)) from error

@@ -19,10 +19,12 @@ cleared when the transaction ends.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Self
 
 from sqlalchemy import Engine, Executable
-from sqlalchemy.engine import Connection, CursorResult
+from sqlalchemy.engine import Connection, CursorResult, NestedTransaction
 from sqlalchemy.exc import DBAPIError
 
 from workers.db import READ_ONLY
@@ -90,6 +92,8 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         self.read_only = read_only
         self.correlation_id: str | None = None
         self._connection: Connection | None = None
+        self._in_batch = False
+        self._savepoint: NestedTransaction | None = None
         self.parties = SqlParties(self)
         self.rules = SqlRules(self)
         self.orders = SqlOrders(self)
@@ -100,7 +104,38 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         self.history = SqlHistory(self)
 
     def __enter__(self) -> Self:
+        if self._in_batch:
+            try:
+                self._savepoint = self.connection().begin_nested()
+            except DBAPIError as error:
+                if is_conflict(error):
+                    raise _conflict(error) from error
+                raise
         return self
+
+    @contextmanager
+    def batch(self) -> Iterator[Self]:
+        """Group commit: several commands in one database transaction, each in a savepoint.
+
+        Inside, `commit()` releases the command's savepoint and `rollback()` rolls back to it,
+        so a refused or failing command leaves the others intact, while the batch pays for one
+        real commit (one fsync on SQLite) instead of one per command. If the batch itself
+        fails (the connection drops, the final commit conflicts), nothing of it is kept and
+        the caller must redo all of it: the inbox makes the redo exact."""
+        if self._in_batch or self._connection is not None:
+            raise RuntimeError("a batch needs a unit of work with no open transaction")
+        self.connection()
+        self._in_batch = True
+        try:
+            yield self
+        except BaseException:
+            self._in_batch = False
+            self._savepoint = None
+            self.rollback()
+            raise
+        self._in_batch = False
+        self._savepoint = None
+        self.commit()
 
     @property
     def in_transaction(self) -> bool:
@@ -139,6 +174,11 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         write_events(self, events)
 
     def commit(self) -> None:
+        if self._in_batch:
+            if self._savepoint is not None:
+                savepoint, self._savepoint = self._savepoint, None
+                savepoint.commit()
+            return
         connection = self._connection
         if connection is None:
             return
@@ -152,6 +192,14 @@ class SqlUnitOfWork(AbstractUnitOfWork):
             self._end(connection)
 
     def rollback(self) -> None:
+        if self._in_batch:
+            if self._savepoint is not None:
+                savepoint, self._savepoint = self._savepoint, None
+                if savepoint.is_active:
+                    savepoint.rollback()
+                # What this command loaded may have been changed in memory: reload it.
+                self.orders.forget()
+            return
         connection = self._connection
         if connection is None:
             return
