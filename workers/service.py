@@ -43,8 +43,7 @@ class Service:
         """Finish in-flight commands, hand back buffered deliveries, flush the relay."""
         self.consumer.stop.set()
         if self.relay is not None:
-            self.relay.stop.set()
-            self.relay.wakeup.set()
+            self.relay.shutdown()
         for thread in self.threads:
             thread.join(timeout)
         self.engine.dispose()
@@ -85,7 +84,7 @@ def build(
         batch_size=settings.batch_size,
         batch_wait_s=settings.batch_wait_ms / 1000,
         on_result=on_result or observe.record_result,
-        on_batch_committed=relay.wakeup.set if relay else None,
+        on_batch_committed=relay.kick if relay else None,
     )
     return Service(settings, engine, consumer, relay)
 
