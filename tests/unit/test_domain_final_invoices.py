@@ -137,7 +137,6 @@ def test_at_100_percent_a_partial_invoice_deducts_all_it_bills(app: Harness) -> 
     assert app.state() == "final_invoiced"
 
 
-
 def test_at_100_percent_unit_by_unit_invoices_end_at_exactly_zero_due(app: Harness) -> None:
     # 3 x 33.33 = 99.99 at 100 %, VAT 19 %: prepayment VAT round(18.9981) = 19.00.
     app.ok(customer("C1", "100"), order(line(1, "3", "33.33", vat="19")))
@@ -154,6 +153,7 @@ def test_at_100_percent_unit_by_unit_invoices_end_at_exactly_zero_due(app: Harne
     assert vats == [D("6.33"), D("6.34"), D("6.33")]
     assert app.line(1).prepayment_vat_deducted == D("19.00")
     assert app.state() == "final_invoiced"
+
 
 @pytest.fixture
 def two_rates(app: Harness) -> Harness:
