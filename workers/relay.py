@@ -72,7 +72,7 @@ class Relay:
         *,
         batch: int = 500,
         source: str = "prepay",
-        idle_wait_s: float = 0.05,
+        idle_wait_s: float = 0.01,
         on_published: Callable[[int], None] | None = None,
     ) -> None:
         self.engine = engine
@@ -244,7 +244,9 @@ class _Session:
         if self.leader or self.writer.dialect.name != "postgresql":
             return True
         self.leader = self.writer.execute(
-            text("SELECT pg_try_advisory_lock(:key)"), {"key": _RELAY_LOCK_KEY}
+            # Keyed by schema too: two prepay setups in one database each get their relay.
+            text("SELECT pg_try_advisory_lock(:key, hashtext(current_schema()))"),
+            {"key": _RELAY_LOCK_KEY},
         ).scalar_one()
         self.writer.commit()
         return self.leader
