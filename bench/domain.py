@@ -39,7 +39,14 @@ def life_cycle(n: int) -> list[Command]:
     order_id = f"SO-{n}"
     lines = (
         LineInput(1, "ITEM-A", Decimal(3), Decimal("99.99"), vat_percent=Decimal(25)),
-        LineInput(2, "ITEM-B", Decimal(7), Decimal("12.35"), Decimal(5), Decimal(12)),
+        LineInput(
+            2,
+            "ITEM-B",
+            Decimal(7),
+            Decimal("12.35"),
+            line_discount_percent=Decimal(5),
+            vat_percent=Decimal(12),
+        ),
     )
     return [
         CreateOrder(order_id, "sales", "C-1", "EUR", DAY, lines),

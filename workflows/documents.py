@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from workflows.commands import PaymentTerms, Side
 from workflows.money import ZERO
@@ -33,8 +33,7 @@ def format_document_no(side: Side, document_type: DocumentType, number: int) -> 
     return f"{_SERIES_PREFIX[(side, document_type)]}-{number:06d}"
 
 
-@dataclass(frozen=True, slots=True)
-class DocumentLine:
+class DocumentLine(NamedTuple):
     description: str
     account: str
     net: Decimal
@@ -46,15 +45,13 @@ class DocumentLine:
     is_deduction: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
+class LedgerEntry(NamedTuple):
     account: str
     debit: Decimal
     credit: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class Amounts:
+class Amounts(NamedTuple):
     net: Decimal = ZERO
     vat: Decimal = ZERO
     gross: Decimal = ZERO
@@ -72,7 +69,7 @@ class Amounts:
         return {"net": self.net, "vat": self.vat, "gross": self.gross}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PostedDocument:
     document_no: str
     document_type: DocumentType
@@ -92,7 +89,7 @@ class PostedDocument:
     totals: Amounts = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "totals", Amounts.of(self.lines))
+        self.totals = Amounts.of(self.lines)
 
     @property
     def amount_due(self) -> Decimal:
@@ -137,8 +134,7 @@ class PostedDocument:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class DueDates:
+class DueDates(NamedTuple):
     due_date: date
     discount_date: date | None
     discount_percent: Decimal

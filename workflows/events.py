@@ -3,8 +3,7 @@ date, lists and dicts of them; the wire layer turns Decimal into strings and dat
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 ORDER_CREATED = "order.created"
 ORDER_AMENDED = "order.amended"
@@ -29,8 +28,9 @@ EVENT_TYPES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
+    """Immutable, and cheap to make: several are made for every command."""
+
     type: str
     subject: str | None
-    data: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any]

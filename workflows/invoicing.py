@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from workflows.commands import InvoiceLine
 from workflows.documents import Amounts, DocumentLine
@@ -15,8 +16,7 @@ from workflows.setup import PostingAccounts
 from workflows.vat import group_by_rate, group_vat, split, spread
 
 
-@dataclass(frozen=True, slots=True)
-class InvoicedLine:
+class InvoicedLine(NamedTuple):
     line: OrderLine
     quantity: Decimal
     base: Decimal

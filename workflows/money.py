@@ -33,9 +33,13 @@ def quantum(currency: str) -> Decimal:
     return _QUANTUM[minor_units(currency)]
 
 
+_CURRENCY_QUANTUM: dict[str, Decimal] = {c: _QUANTUM[n] for c, n in _MINOR_UNITS.items()}
+_CENT = _QUANTUM[2]
+
+
 def round_money(amount: Decimal, currency: str) -> Decimal:
     """Round to the currency's precision, halves away from zero (ROUND_HALF_UP on Decimal)."""
-    return amount.quantize(_QUANTUM[minor_units(currency)], rounding=ROUND_HALF_UP)
+    return amount.quantize(_CURRENCY_QUANTUM.get(currency, _CENT), rounding=ROUND_HALF_UP)
 
 
 def is_multiple_of_precision(amount: Decimal, currency: str) -> bool:

@@ -111,7 +111,8 @@ class Order:
             ) from None
 
     def sorted_lines(self) -> list[OrderLine]:
-        return [self.lines[n] for n in sorted(self.lines)]
+        """The lines in line-number order: `lines` is kept sorted (see ordering._by_line_no)."""
+        return list(self.lines.values())
 
     @property
     def prepayment_outstanding(self) -> Decimal:

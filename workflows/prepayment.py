@@ -4,8 +4,8 @@ writes the plan into the order's lines."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from workflows.documents import DocumentLine
 from workflows.errors import DomainError, ValidationFailed
@@ -15,8 +15,7 @@ from workflows.setup import PostingAccounts
 from workflows.vat import group_by_rate, group_vat, split, spread
 
 
-@dataclass(frozen=True, slots=True)
-class LineShare:
+class LineShare(NamedTuple):
     """One order line's part of a document, on the line basis, with its VAT."""
 
     line: OrderLine
