@@ -29,7 +29,7 @@ from sqlalchemy.exc import DBAPIError
 
 from workers.db import READ_ONLY
 from workers.store_documents import SqlDocuments
-from workers.store_events import SqlHistory, write_events
+from workers.store_events import EventRows, SqlHistory, event_rows, insert_rows, write_events
 from workers.store_orders import SqlOrders
 from workers.store_repos import (
     SqlExternalNumbers,
@@ -94,6 +94,10 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         self._connection: Connection | None = None
         self._in_batch = False
         self._savepoint: NestedTransaction | None = None
+        # In a batch, events are inserted once at its end: those of the command in its
+        # savepoint (`_staged`), and those of the commands already released (`_batched`).
+        self._staged = EventRows()
+        self._batched = EventRows()
         self.parties = SqlParties(self)
         self.rules = SqlRules(self)
         self.orders = SqlOrders(self)
@@ -131,10 +135,20 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         except BaseException:
             self._in_batch = False
             self._savepoint = None
+            self._batched.clear()
+            self._staged.clear()
             self.rollback()
             raise
         self._in_batch = False
         self._savepoint = None
+        try:
+            insert_rows(self, self._batched)
+        except BaseException:
+            self.rollback()
+            raise
+        finally:
+            self._batched.clear()
+            self._staged.clear()
         self.commit()
 
     @property
@@ -171,13 +185,18 @@ class SqlUnitOfWork(AbstractUnitOfWork):
             raise
 
     def record_events(self, events: list[Event]) -> None:
-        write_events(self, events)
+        if self._in_batch:
+            event_rows(self.correlation_id, events, self._staged)
+        else:
+            write_events(self, events)
 
     def commit(self) -> None:
         if self._in_batch:
             if self._savepoint is not None:
                 savepoint, self._savepoint = self._savepoint, None
                 savepoint.commit()
+                self._batched.extend(self._staged)
+                self._staged.clear()
             return
         connection = self._connection
         if connection is None:
@@ -197,6 +216,7 @@ class SqlUnitOfWork(AbstractUnitOfWork):
                 savepoint, self._savepoint = self._savepoint, None
                 if savepoint.is_active:
                     savepoint.rollback()
+                self._staged.clear()
                 # What this command loaded may have been changed in memory: reload it.
                 self.orders.forget()
             return

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -65,18 +65,29 @@ def decode_typed(text: str) -> Any:
     return json.loads(text, object_hook=_typed_hook)
 
 
-def write_events(uow: SqlUnitOfWork, events: list[Event]) -> None:
+@dataclass(slots=True)
+class EventRows:
+    """Outbox and history rows waiting to be inserted (a batch inserts them once, at its end)."""
+
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def extend(self, other: EventRows) -> None:
+        self.outbox.extend(other.outbox)
+        self.history.extend(other.history)
+
+    def clear(self) -> None:
+        self.outbox.clear()
+        self.history.clear()
+
+
+def event_rows(correlation_id: str | None, events: list[Event], rows: EventRows) -> None:
     """One outbox row per event, one history row per event about an order; each event gets
     its stable id here, shared by both rows."""
-    if not events:
-        return
     now = datetime.now(UTC)
-    correlation_id = uow.correlation_id
-    outbox: list[dict[str, Any]] = []
-    history: list[dict[str, Any]] = []
     for event in events:
         event_id = uuid.uuid4()
-        outbox.append(
+        rows.outbox.append(
             {
                 "event_id": event_id,
                 "type": event.type,
@@ -87,7 +98,7 @@ def write_events(uow: SqlUnitOfWork, events: list[Event]) -> None:
             }
         )
         if event.subject is not None:
-            history.append(
+            rows.history.append(
                 {
                     "order_id": event.subject,
                     "event_id": event_id,
@@ -97,9 +108,19 @@ def write_events(uow: SqlUnitOfWork, events: list[Event]) -> None:
                     "created_at": now,
                 }
             )
-    uow.execute(insert(OUTBOX), outbox)
-    if history:
-        uow.execute(insert(ORDER_HISTORY), history)
+
+
+def insert_rows(uow: SqlUnitOfWork, rows: EventRows) -> None:
+    if rows.outbox:
+        uow.execute(insert(OUTBOX), rows.outbox)
+    if rows.history:
+        uow.execute(insert(ORDER_HISTORY), rows.history)
+
+
+def write_events(uow: SqlUnitOfWork, events: list[Event]) -> None:
+    rows = EventRows()
+    event_rows(uow.correlation_id, events, rows)
+    insert_rows(uow, rows)
 
 
 @dataclass(frozen=True, slots=True)

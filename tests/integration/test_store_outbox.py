@@ -61,7 +61,7 @@ def test_batches_come_oldest_first_until_published(engine: Engine) -> None:
 
 
 def test_event_ids_are_stable_and_unique(engine: Engine) -> None:
-    _record(engine, "c1", Event("a", "SO-1"), Event("b", "SO-1"))
+    _record(engine, "c1", Event("a", "SO-1", {}), Event("b", "SO-1", {}))
     with engine.connect() as connection:
         once = fetch_batch(connection)
     with engine.connect() as connection:
@@ -71,7 +71,7 @@ def test_event_ids_are_stable_and_unique(engine: Engine) -> None:
 
 
 def test_age_of_the_oldest_pending_row(engine: Engine) -> None:
-    _record(engine, "c1", Event("a", "SO-1"))
+    _record(engine, "c1", Event("a", "SO-1", {}))
     later = datetime.now(UTC) + timedelta(minutes=5)
     with engine.connect() as connection:
         (record,) = fetch_batch(connection)
@@ -95,7 +95,7 @@ def test_payload_is_wire_json(engine: Engine) -> None:
 
 
 def test_pruning_keeps_pending_rows(engine: Engine) -> None:
-    _record(engine, "c1", Event("a", "SO-1"), Event("b", "SO-1"))
+    _record(engine, "c1", Event("a", "SO-1", {}), Event("b", "SO-1", {}))
     with engine.begin() as connection:
         first, _ = fetch_batch(connection)
         mark_published(connection, [first.id], at=datetime(2026, 1, 1, tzinfo=UTC))
