@@ -147,9 +147,6 @@ class InMemoryUnitOfWork(AbstractUnitOfWork):
         self.inbox = _Inbox(self)
         self.history = _History(self)
         self.committed = False
-        self._clear()
-
-    def _clear(self) -> None:
         self.staged_parties: dict[str, Party] = {}
         self.staged_rules: list[PrepaymentRule] = []
         self.staged_orders: dict[str, Order] = {}
@@ -160,23 +157,38 @@ class InMemoryUnitOfWork(AbstractUnitOfWork):
         self.staged_inbox: set[str] = set()
         self.staged_events: list[Event] = []
 
+    def _clear(self) -> None:
+        # Emptied in place (and only when used): a transaction per command must stay cheap.
+        for staged in (
+            self.staged_parties, self.staged_rules, self.staged_orders, self.staged_documents,
+            self.staged_payments, self.staged_numbers, self.staged_external, self.staged_inbox,
+            self.staged_events,
+        ):  # fmt: skip
+            if staged:
+                staged.clear()
+
     def record_events(self, events: list[Event]) -> None:
         self.staged_events.extend(events)
 
     def commit(self) -> None:
         store = self.store
-        store.parties.update(self.staged_parties)
+        if self.staged_parties:
+            store.parties.update(self.staged_parties)
         for rule in self.staged_rules:
             store.rules[(rule.side, rule.item_id)][rule.key] = rule
-        store.orders.update(self.staged_orders)
+        if self.staged_orders:
+            store.orders.update(self.staged_orders)
         for document in self.staged_documents:
             store.documents[document.order_id].append(document)
         store.payments.extend(self.staged_payments)
-        store.numbers.update(self.staged_numbers)
-        store.external_numbers |= self.staged_external
+        if self.staged_numbers:
+            store.numbers.update(self.staged_numbers)
+        if self.staged_external:
+            store.external_numbers |= self.staged_external
         store.inbox |= self.staged_inbox
+        history = store.history
         for event in self.staged_events:
-            store.history[event.subject].append(event)
+            history[event.subject].append(event)
         store.outbox.extend(self.staged_events)
         self.committed = True
         self._clear()
