@@ -218,6 +218,8 @@ class InboxRow(SQLModel, table=True):
 
     command_id: str = Field(primary_key=True)
     processed_at: datetime = Field(sa_type=UtcDateTime)
+    # A digest of the command's type and data: the same id with other content is a reuse.
+    fingerprint: str | None = None
 
 
 class OutboxRow(SQLModel, table=True):

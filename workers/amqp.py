@@ -3,11 +3,15 @@ with heartbeats, and reconnection with capped exponential back-off."""
 
 from __future__ import annotations
 
+import logging
+import socket
 import threading
 from collections.abc import Iterator
+from contextlib import suppress
 
 import pika
 import structlog
+from pika.exceptions import AMQPError
 
 log = structlog.get_logger("prepay.amqp")
 
@@ -32,3 +36,54 @@ def backoff_delays(stop: threading.Event, first: float = 0.2, cap: float = 15.0)
     while not stop.is_set():
         yield delay
         delay = min(delay * 2, cap)
+
+
+def drop(connection: pika.BlockingConnection) -> None:
+    """End a consumer's connection the way a crash would: the TCP stream ends without AMQP's
+    goodbye, and the broker hands every unacknowledged delivery back to the head of its queue,
+    in order.
+
+    A polite `close()` cancels the consumer first, and pika then rejects one by one (requeue)
+    the deliveries still on their way; a quorum queue puts a rejected message back at its
+    tail, behind later commands of the same order, which would then take effect first. Acks
+    and confirmed publishes sent before are not lost: pika flushes them as it sends them."""
+    if not connection.is_open:
+        return
+    # pika has no public abort; its transport's socket is internal (pika is pinned in uv.lock,
+    # and tests/faults prove the order survives a restart).
+    sock = getattr(getattr(connection._impl, "_transport", None), "_sock", None)
+    if not isinstance(sock, socket.socket):
+        connection.close()
+        return
+    quiet = _ThisThreadOnly()
+    for name in _PIKA_LOSS_LOGGERS:  # a connection we end on purpose is no error
+        logging.getLogger(name).addFilter(quiet)
+    try:
+        with suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        with suppress(AMQPError, OSError):
+            for _ in range(50):
+                if not connection.is_open:
+                    break
+                connection.process_data_events(time_limit=0.1)
+    finally:
+        for name in _PIKA_LOSS_LOGGERS:
+            logging.getLogger(name).removeFilter(quiet)
+
+
+_PIKA_LOSS_LOGGERS = (
+    "pika.adapters.utils.io_services_utils",
+    "pika.adapters.base_connection",
+    "pika.adapters.blocking_connection",
+)
+
+
+class _ThisThreadOnly(logging.Filter):
+    """Drops the records of the thread that created it (others' connections still log)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.thread = threading.get_ident()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread != self.thread

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pika
+from pika.exceptions import ChannelClosedByBroker
 
 from workers import db, topology
 from workers.config import Settings
@@ -184,6 +185,24 @@ def _wait_for_consumers(channel: Any, shards: int, timeout: float = 60) -> None:
             return
         time.sleep(0.2)
     raise TimeoutError("the service did not start consuming in time")
+
+
+def waiting_commands(amqp_url: str, shards: int) -> int:
+    """Commands waiting in the shard queues, which `run` would purge (a missing queue: 0)."""
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        waiting = 0
+        for shard in range(shards):
+            channel = connection.channel()
+            try:
+                declared = channel.queue_declare(topology.shard_queue(shard), passive=True)
+            except ChannelClosedByBroker:  # 404: never declared, nothing waits
+                continue
+            waiting += declared.method.message_count
+            channel.close()
+        return waiting
+    finally:
+        connection.close()
 
 
 def run(settings: Settings, commands: int, workers: int = 1, rate: float | None = None) -> Figures:

@@ -1,5 +1,5 @@
 """`prepay`: run the service, publish a command, show an order, inspect and replay dead letters,
-migrate the database.
+migrate the database, and watch it run (queues, tail, replay, demo, bench).
 
 Configuration comes from the environment (PREPAY_*, see `workers.config.Settings`); the
 options below override it for one call.
@@ -8,16 +8,25 @@ options below override it for one call.
 from __future__ import annotations
 
 import json
+import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from workers.config import Settings
+from workers import cli_ops, cli_reconcile
+from workers.cli_options import (
+    AmqpUrl,
+    AsJson,
+    DatabaseUrl,
+    MetricsPort,
+    console,
+    fail,
+    settings_from,
+)
+from workers.cli_options import broker as _broker
+from workers.cli_options import safe_url as _safe_url
 
 # Each command imports what it needs when it runs: `prepay publish` should not pay seconds
 # for loading SQLAlchemy and the domain it never touches.
@@ -32,68 +41,17 @@ db_app = typer.Typer(no_args_is_help=True, help="The database schema.")
 app.add_typer(order_app, name="order")
 app.add_typer(dead_app, name="dead")
 app.add_typer(db_app, name="db")
-
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        envvar="PREPAY_DATABASE_URL",
-        show_envvar=True,
-        help="sqlite:///path or postgresql://... [default: sqlite:///prepay.db]",
-    ),
-]
-AmqpUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--amqp-url",
-        envvar="PREPAY_AMQP_URL",
-        show_envvar=True,
-        help="RabbitMQ [default: amqp://guest:guest@127.0.0.1:5672/]",
-    ),
-]
-MetricsPort = Annotated[
-    int | None,
-    typer.Option(
-        "--metrics-port",
-        envvar="PREPAY_METRICS_PORT",
-        show_envvar=True,
-        min=0,
-        max=65535,
-        help="HTTP port for metrics and health; 0 picks a free one",
-    ),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-
-console = Console()
-errors = Console(stderr=True)
+app.command()(cli_reconcile.reconcile)
+app.add_typer(cli_ops.ops_app)  # queues, tail, replay, demo, bench
+order_app.command("documents")(cli_ops.order_documents)
 
 
-def settings_from(**given: Any) -> Settings:
-    """The environment's settings, with the options given on the command line on top."""
-    return Settings(**{name: value for name, value in given.items() if value is not None})
+@app.callback()
+def _configure_logging() -> None:
+    # Every command logs through the one pipeline (`workers.logs`), pika's lines included.
+    from workers import logs
 
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code)
-
-
-@contextmanager
-def _broker(url: str) -> Iterator[None]:
-    """A broker that cannot be reached is an operator's problem, not a traceback."""
-    from pika.exceptions import AMQPError
-
-    try:
-        yield
-    except (AMQPError, OSError) as error:
-        reason = str(error) or repr(error)  # pika's errors say it only in their repr
-        raise fail(f"RabbitMQ at {_safe_url(url)}: {reason}") from None
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+    logs.configure(os.environ.get("PREPAY_LOG_LEVEL", "INFO"))
 
 
 @app.command()
@@ -105,18 +63,13 @@ def serve(
     amqp_url: AmqpUrl = None,
     metrics_port: MetricsPort = None,
 ) -> None:
-    """Run the service: command consumers and the outbox relay, until SIGTERM or Ctrl-C."""
-    from workers import db, logs, service
-    from workers.supervisor import Supervisor
+    """Run the service (consumers, outbox relay, /metrics /healthz /readyz) until SIGTERM."""
+    from workers import serving
 
     settings = settings_from(
         database_url=database_url, amqp_url=amqp_url, metrics_port=metrics_port
     )
-    logs.configure(settings.log_level)
-    db.upgrade(settings.database_url)
-    if workers == 1:
-        service.run_until_signalled(service.build(settings))
-    elif status := Supervisor(settings, workers).run():
+    if status := serving.run(settings, workers):
         raise typer.Exit(status)
 
 

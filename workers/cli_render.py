@@ -135,13 +135,14 @@ def _history_table(history: list[dict[str, Any]]) -> Table:
             entry["time"].strftime("%Y-%m-%d %H:%M:%S"),
             entry["type"],
             text(data.get("state")),
-            _detail(entry["type"], data),
+            event_detail(entry["type"], data),
             text(entry["correlation_id"])[:8],
         )
     return table
 
 
-def _detail(event_type: str, data: dict[str, Any]) -> str:
+def event_detail(event_type: str, data: dict[str, Any]) -> str:
+    """What an event says in a few words (history tables, `prepay tail`)."""
     if event_type == "order.state_changed":
         return f"{data['from']} → {data['to']} ({data['trigger']})"
     if "document_no" in data and "amount_due" in data:

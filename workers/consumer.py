@@ -6,8 +6,9 @@ redelivery, which the inbox turns into a no-op. Deliveries are handled in the or
 arrive from a shard queue that has a single active consumer, so one order's commands take
 effect in publish order. A message that cannot be read is re-published to the dead-letter
 exchange with its reason (confirmed by the broker) before the original is acknowledged.
-When the database stays unreachable beyond the in-place retries, the channel is closed: the
-broker puts every unacknowledged delivery back in its original place, and we reconnect later.
+When the database stays unreachable beyond the in-place retries, or on a graceful stop, the
+connection is dropped (`amqp.drop`, not closed politely): the broker puts every
+unacknowledged delivery back at the head of its queue in order, and we reconnect later.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import structlog
 from pika.exceptions import AMQPError
 
 from workers import topology
-from workers.amqp import backoff_delays, connect
+from workers.amqp import backoff_delays, connect, drop
 from workers.processing import CommandProcessor, Result, TransientFailure
 
 log = structlog.get_logger("prepay.consumer")
@@ -104,15 +105,14 @@ class CommandConsumer:
                 connection.process_data_events(time_limit=0.05 if not self._buffer else 0)
                 if self._buffer and self._batch_ready():
                     self._handle_batch(channel, dead_channel)
-            # Graceful stop: finish what was taken, give the rest back (closing the channel
-            # returns every unacknowledged delivery to its queue).
+            # Graceful stop: finish what was taken, give the rest back (dropping the connection
+            # returns every unacknowledged delivery to its queue, in order).
             if self._buffer:
                 self._handle_batch(channel, dead_channel)
         finally:
             self._buffer.clear()
             self.connected.clear()
-            if connection.is_open:
-                connection.close()
+            drop(connection)  # not close(): see `drop` for how that would reorder an order
 
     def _collector(self, queue: str) -> Callable[..., None]:
         def collect(_channel: Any, method: Any, properties: Any, body: bytes) -> None:

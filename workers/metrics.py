@@ -1,10 +1,19 @@
 """Prometheus metrics and the health endpoints, served over HTTP from a daemon thread.
 
 `/metrics` (Prometheus text format), `/healthz` (the process loop is alive) and `/readyz`
-(broker and database reachable; 503 while shutting down)."""
+(broker and database reachable; 503 while shutting down).
+
+With several worker processes (`prepay serve --workers N`) the supervisor serves the one
+endpoint and the workers only count: prometheus_client's multiprocess mode, switched on by
+`PROMETHEUS_MULTIPROC_DIR` before this module is first imported (`workers.serving`), keeps
+every process's values in memory-mapped files there, and a scrape adds them up. Counters and
+histograms are summed over all processes, dead ones included, so a restarted worker's counts
+never go backwards; the outbox gauges are set by the supervisor alone ("max" over the
+processes, whose others hold 0)."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +26,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -48,11 +58,24 @@ EVENTS_PUBLISHED = Counter(
     "prepay_events_published_total", "Events the relay published (confirmed)", registry=REGISTRY
 )
 OUTBOX_PENDING = Gauge(
-    "prepay_outbox_pending", "Events committed but not yet published", registry=REGISTRY
-)
+    "prepay_outbox_pending", "Events committed but not yet published",
+    registry=REGISTRY, multiprocess_mode="max",
+)  # fmt: skip
 OUTBOX_OLDEST_AGE = Gauge(
-    "prepay_outbox_oldest_age_seconds", "Age of the oldest unpublished event", registry=REGISTRY
-)
+    "prepay_outbox_oldest_age_seconds", "Age of the oldest unpublished event",
+    registry=REGISTRY, multiprocess_mode="max",
+)  # fmt: skip
+
+
+def exposition() -> bytes:
+    """The metrics in Prometheus text format: this process's, or with several worker
+    processes, all of theirs added up."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return generate_latest(REGISTRY)
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+    return generate_latest(registry)
 
 
 class Health:
@@ -60,16 +83,30 @@ class Health:
 
     def __init__(self) -> None:
         self.shutting_down = False
-        self.checks: dict[str, Callable[[], bool]] = {}
+        self.checks: dict[str, Callable[[], bool]] = {}  # readiness
+        self.liveness: dict[str, Callable[[], bool]] = {}
 
     def ready(self) -> tuple[bool, dict[str, bool]]:
-        results = {}
-        for name, check in self.checks.items():
-            try:
-                results[name] = bool(check())
-            except Exception:  # a probe must answer, whatever the dependency does
-                results[name] = False
+        results = _run(self.checks)
         return (not self.shutting_down and all(results.values())), results
+
+    def alive(self) -> tuple[bool, dict[str, bool]]:
+        results = _run(self.liveness)
+        return all(results.values()), results
+
+
+def _run(checks: dict[str, Callable[[], bool]]) -> dict[str, bool]:
+    results = {}
+    for name, check in checks.items():
+        try:
+            results[name] = bool(check())
+        except Exception:  # a probe must answer, whatever the dependency does
+            results[name] = False
+    return results
+
+
+def _report(results: dict[str, bool]) -> str:
+    return "".join(f"{name} {'ok' if ok else 'down'}\n" for name, ok in results.items())
 
 
 def serve(port: int, health: Health, host: str = "0.0.0.0") -> ThreadingHTTPServer:
@@ -79,12 +116,13 @@ def serve(port: int, health: Health, host: str = "0.0.0.0") -> ThreadingHTTPServ
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path.startswith("/metrics"):
-                self._send(200, generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
+                self._send(200, exposition(), CONTENT_TYPE_LATEST)
             elif self.path.startswith("/healthz"):
-                self._send(200, b"ok\n", "text/plain")
+                ok, results = health.alive()
+                self._send(200 if ok else 503, (_report(results) or "ok\n").encode(), "text/plain")
             elif self.path.startswith("/readyz"):
                 ok, results = health.ready()
-                body = "".join(f"{k} {'ok' if v else 'down'}\n" for k, v in results.items())
+                body = _report(results)
                 if health.shutting_down:
                     body += "shutting down\n"
                 self._send(200 if ok else 503, body.encode(), "text/plain")

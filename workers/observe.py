@@ -32,17 +32,20 @@ def record_result(result: Result, delivery: Delivery, seconds: float) -> None:
 
 
 def watch_outbox(engine: Engine, stop: threading.Event, every_s: float = 5.0) -> threading.Thread:
-    """Refresh the outbox gauges (pending rows, age of the oldest) on a daemon thread."""
+    """Refresh the outbox gauges (pending rows, age of the oldest) on a daemon thread, now
+    and then every `every_s` until `stop` is set."""
 
     def loop() -> None:
-        while not stop.wait(every_s):
+        while True:
             try:
                 with engine.connect() as connection:
                     metrics.OUTBOX_PENDING.set(pending_count(connection))
                     age = oldest_pending_age(connection)
-                    metrics.OUTBOX_OLDEST_AGE.set(age.total_seconds() if age else 0.0)
+                    metrics.OUTBOX_OLDEST_AGE.set(max(0.0, age.total_seconds()) if age else 0.0)
             except Exception:  # the gauges go stale rather than kill anything
-                continue
+                pass
+            if stop.wait(every_s):
+                return
 
     thread = threading.Thread(target=loop, name="prepay-outbox-gauges", daemon=True)
     thread.start()

@@ -10,17 +10,20 @@ attempts run out, `TransientFailure` tells the transport to hand the message bac
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from schemas.parsing import InvalidCommand, MalformedMessage, parse_command
 from workflows.bus import Outcome, process, reject
-from workflows.errors import ConcurrencyConflict
+from workflows.errors import ConcurrencyConflict, LockConflict
 from workflows.unit_of_work import AbstractUnitOfWork
 
 log = structlog.get_logger("prepay.worker")
@@ -101,8 +104,9 @@ class CommandProcessor:
             command_type=parsed.command_type,
             order_id=order_id,
         ):
+            fingerprint = _fingerprint(envelope.type, envelope.data)
             return self._retrying(
-                lambda: process(envelope.id, parsed.command, self.uow),
+                lambda: process(envelope.id, parsed.command, self.uow, fingerprint),
                 envelope.id,
                 parsed.command_type,
                 envelope.subject or order_id,
@@ -111,11 +115,15 @@ class CommandProcessor:
     def _reject_invalid(self, invalid: InvalidCommand) -> Result:
         """A readable envelope with a bad command: answer it, once, with `command.rejected`."""
         ids = (invalid.command_id, invalid.command_type, invalid.order_id)
+        fingerprint = _fingerprint(invalid.envelope.type, invalid.envelope.data)
         with structlog.contextvars.bound_contextvars(
             command_id=ids[0], command_type=ids[1], order_id=ids[2]
         ):
             return self._retrying(
-                lambda: reject(ids[0], ids[1], invalid, self.uow, order_id=ids[2]), *ids
+                lambda: reject(
+                    ids[0], ids[1], invalid, self.uow, order_id=ids[2], fingerprint=fingerprint
+                ),
+                *ids,
             )
 
     def _retrying(
@@ -130,8 +138,13 @@ class CommandProcessor:
             try:
                 outcome = attempt()
             except TRANSIENT as error:
-                if self._in_batch and not isinstance(error, ConcurrencyConflict):
-                    raise  # the batch's transaction is gone: the whole batch is redone
+                in_place = isinstance(error, ConcurrencyConflict) and not isinstance(
+                    error, LockConflict
+                )
+                if self._in_batch and not in_place:
+                    # The batch's transaction is gone, or holds locks that the transaction it
+                    # waits for needs (a deadlock): the whole batch is rolled back and redone.
+                    raise
                 log.warning("command.retrying", attempt=number, error=_first_line(error))
                 if number == self.retry_attempts:
                     raise TransientFailure(_first_line(error)) from error
@@ -144,11 +157,27 @@ class CommandProcessor:
                 frames = traceback.extract_tb(error.__traceback__)[-1:]
                 where = f" at {frames[0].filename}:{frames[0].lineno}" if frames else ""
                 return Result("dead", command_id, command_type, subject, reason=reason + where)
+            if outcome.reused:
+                # Not a redelivery: someone sent different content under a used id. Neither
+                # applied nor silently dropped: a person has to look at it.
+                reason = (
+                    f"command id reused: {command_id} was already used for a command with "
+                    f"other content; this {command_type} was not applied"
+                )
+                return Result("dead", command_id, command_type, subject, outcome, reason)
             kind = (
                 "duplicate" if outcome.duplicate else "rejected" if outcome.rejected else "applied"
             )
             return Result(kind, command_id, command_type, subject, outcome, attempts=number)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _fingerprint(command_type: str, data: dict[str, Any]) -> str:
+    """A digest of what a command asks (its type and data, not the envelope's time or source):
+    a re-send has the same, a different command reusing the id has another."""
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    digest = hashlib.blake2b(f"{command_type}\n{canonical}".encode(), digest_size=16)
+    return digest.hexdigest()
 
 
 def _first_line(error: BaseException) -> str:

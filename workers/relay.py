@@ -25,7 +25,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from workers import topology
+from workers import faults, topology
 from workers.amqp import backoff_delays, parameters
 from workers.db import READ_ONLY
 from workers.outbox import OutboxRecord, fetch_batch, mark_published
@@ -98,9 +98,10 @@ class Relay:
         """Publish until stopped, reconnecting to the broker and the database as needed."""
         delays = backoff_delays(self.stop)
         while not self.stop.is_set():
-            session = _Session(self)
-            self._session = session
+            session: _Session | None = None
             try:
+                session = _Session(self)  # connects to the database: in the try, it may be away
+                self._session = session
                 session.run()
                 delays = backoff_delays(self.stop)
             except (AMQPError, SQLAlchemyError, OSError) as error:
@@ -111,7 +112,8 @@ class Relay:
                 self.stop.wait(delay)
             finally:
                 self._session = None
-                session.close_database()
+                if session is not None:
+                    session.close_database()
 
 
 class _Session:
@@ -120,7 +122,11 @@ class _Session:
     def __init__(self, relay: Relay) -> None:
         self.relay = relay
         self.reader: Connection = relay.engine.connect().execution_options(**{READ_ONLY: True})
-        self.writer: Connection = relay.engine.connect()
+        try:
+            self.writer: Connection = relay.engine.connect()
+        except SQLAlchemyError:
+            self.reader.close()
+            raise
         self.channel: Any = None
         self.next_tag = 0
         self.unconfirmed: dict[int, int] = {}  # delivery tag -> outbox row id
@@ -230,6 +236,7 @@ class _Session:
             ids = []  # which rows were returned is not worth tracking: resend the batch
         try:
             if ids:
+                faults.relay_crash.before_mark(len(ids))  # off unless a fault test sets it
                 mark_published(self.writer, ids)
                 self.writer.commit()
                 self.relay.on_published(len(ids))

@@ -38,13 +38,15 @@ from workers.store_repos import (
     SqlParties,
     SqlRules,
 )
-from workflows.errors import ConcurrencyConflict
+from workflows.errors import ConcurrencyConflict, LockConflict
 from workflows.events import Event
 from workflows.setup import PostingAccounts
 from workflows.unit_of_work import AbstractUnitOfWork
 
 # PostgreSQL: unique violation, serialization failure, deadlock, lock timeout.
 _PG_CONFLICTS = {"23505", "40001", "40P01", "55P03"}
+# Deadlock, lock timeout: the waiting transaction must release its own locks to get past.
+_PG_LOCKS = {"40P01", "55P03"}
 _SQLITE_CONFLICTS = {
     "SQLITE_BUSY",
     "SQLITE_BUSY_SNAPSHOT",
@@ -65,7 +67,10 @@ def is_conflict(error: DBAPIError) -> bool:
 
 def _conflict(error: DBAPIError) -> ConcurrencyConflict:
     detail = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
-    return ConcurrencyConflict(f"a concurrent transaction got in the way ({detail}); retry")
+    kind = (
+        LockConflict if getattr(error.orig, "sqlstate", None) in _PG_LOCKS else ConcurrencyConflict
+    )
+    return kind(f"a concurrent transaction got in the way ({detail}); retry")
 
 
 class SqlUnitOfWork(AbstractUnitOfWork):

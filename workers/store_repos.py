@@ -179,17 +179,30 @@ class SqlExternalNumbers:
         self._uow.execute(insert(EXTERNAL_DOCUMENT_NUMBERS), values)
 
 
+_FINGERPRINT = select(INBOX.c.fingerprint).where(INBOX.c.command_id == bindparam("command_id"))
+
+
 class SqlInbox:
     def __init__(self, uow: SqlUnitOfWork) -> None:
         self._uow = uow
 
-    def claim(self, command_id: str) -> bool:
+    def claim(self, command_id: str, fingerprint: str | None = None) -> bool:
         """Insert the id, or do nothing if it is there. On PostgreSQL a claim of an id that
         another transaction holds uncommitted waits for it, so a redelivery racing the first
         delivery is still seen as a duplicate once that one commits."""
         statement = insert_if_absent(self._uow.dialect, INBOX)
-        values = {"command_id": command_id, "processed_at": datetime.now(UTC)}
+        values = {
+            "command_id": command_id,
+            "processed_at": datetime.now(UTC),
+            "fingerprint": fingerprint,
+        }
         claimed = self._uow.execute(statement, values).rowcount == 1
         if claimed:
             self._uow.correlation_id = command_id
         return claimed
+
+    def fingerprint(self, command_id: str) -> str | None:
+        found: str | None = self._uow.execute(
+            _FINGERPRINT, {"command_id": command_id}
+        ).scalar_one_or_none()
+        return found

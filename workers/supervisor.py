@@ -6,23 +6,32 @@ parent runs the one outbox relay (events leave in the order they were recorded, 
 worker recorded them) and starts a worker again when it dies, with a growing pause if it
 keeps dying right after its start. SIGTERM or SIGINT stops the workers (each finishes its
 in-flight commands and hands back the rest), then the relay publishes what they committed.
+
+Each worker mirrors whether its consumer holds a broker connection into a flag in shared
+memory, so the supervisor's `/readyz` can answer for all of them.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
+import os
 import signal
 import threading
 import time
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from workers import db, logs, metrics, service
 from workers.config import Settings
 from workers.relay import Relay
+
+if TYPE_CHECKING:
+    from workers.monitoring import Monitor
 
 log = structlog.get_logger("prepay.supervisor")
 
@@ -33,16 +42,47 @@ _MAX_RESTART_DELAY_S = 30.0
 _STOP_TIMEOUT_S = 30.0
 
 
-def run_worker(settings: Settings, index: int, count: int) -> None:
+def run_worker(settings: Settings, index: int, count: int, connected: Any = None) -> None:
     """The body of one worker process: consumers only, the parent relays."""
     logs.configure(settings.log_level)  # a spawned interpreter starts unconfigured
     worker = service.build(settings, worker_index=index, worker_count=count, with_relay=False)
+    if connected is not None:
+        _mirror(worker.consumer.connected, connected, worker.consumer.stop)
+    _stop_when_orphaned()
     service.run_until_signalled(worker)
+
+
+def _stop_when_orphaned() -> None:
+    """A worker whose supervisor died without stopping it (kill -9) stops itself gracefully,
+    rather than consume on as an orphan that nobody relays for, restarts or stops, holding its
+    shard queues against the workers of the next `prepay serve`."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        log.warning("worker.orphaned", parent_pid=parent.pid)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="prepay-parent-watch", daemon=True).start()
+
+
+def _mirror(event: threading.Event, flag: Any, stop: threading.Event) -> None:
+    """Copy the consumer's connected event into the flag the supervisor reads."""
+
+    def loop() -> None:
+        while not stop.wait(0.1):
+            flag.value = int(event.is_set())
+        flag.value = 0
+
+    threading.Thread(target=loop, name="prepay-connected", daemon=True).start()
 
 
 @dataclass
 class _Slot:
     index: int
+    connected: Any  # multiprocessing Value: the worker's consumer holds a broker connection
     process: BaseProcess | None = None
     started_at: float = 0.0
     restart_delay_s: float = _FIRST_RESTART_DELAY_S
@@ -50,12 +90,17 @@ class _Slot:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, count: int) -> None:
+    def __init__(self, settings: Settings, count: int, monitor: Monitor | None = None) -> None:
         self.settings = settings
         self.count = count
+        self.monitor = monitor
         self.context = multiprocessing.get_context("spawn")
-        self.slots = [_Slot(i) for i in range(count)]
+        # No lock: a worker killed while holding it would leave the supervisor waiting forever.
+        self.slots = [_Slot(i, self.context.Value("b", 0, lock=False)) for i in range(count)]
         self.stop = threading.Event()
+
+    def consumers_connected(self) -> bool:
+        return all(slot.connected.value for slot in self.slots)
 
     def run(self) -> int:
         """Run until SIGTERM or SIGINT (exit status 0) or until the relay fails for good (1)."""
@@ -81,6 +126,8 @@ class Supervisor:
                     log.error("supervisor.relay_died")
                     status = 1
                     break
+                if self.monitor is not None:
+                    self.monitor.beat()
                 self.stop.wait(0.2)
         finally:
             self._stop_workers()
@@ -92,6 +139,8 @@ class Supervisor:
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         log.info("supervisor.stopping", signal=signal.Signals(signum).name)
+        if self.monitor is not None:
+            self.monitor.stopping()
         self.stop.set()
 
     def _tend(self, now: float) -> None:
@@ -122,11 +171,12 @@ class Supervisor:
         )
         process.close()
         slot.process = None
+        slot.connected.value = 0  # a killed worker could not say so itself
 
     def _start(self, slot: _Slot, now: float) -> None:
         process = self.context.Process(
             target=run_worker,
-            args=(self.settings, slot.index, self.count),
+            args=(self.settings, slot.index, self.count, slot.connected),
             name=f"prepay-worker-{slot.index}",
         )
         process.start()

@@ -18,19 +18,24 @@ class Outcome:
     events: list[Event] = field(default_factory=list)
     duplicate: bool = False
     error: DomainError | None = None
+    # A duplicate id whose first command had other content: not a redelivery but a reuse.
+    reused: bool = False
 
     @property
     def rejected(self) -> bool:
         return self.error is not None
 
 
-def process(command_id: str, command: Command, uow: AbstractUnitOfWork) -> Outcome:
+def process(
+    command_id: str, command: Command, uow: AbstractUnitOfWork, fingerprint: str | None = None
+) -> Outcome:
     """Apply a command once. A redelivered id changes nothing; a refused command changes
     nothing but is answered with `command.rejected` (and its id is still recorded, so a
-    redelivery of it is not answered twice)."""
+    redelivery of it is not answered twice). With a `fingerprint` (a digest of the command's
+    content), an id seen before with another fingerprint is reported as `reused`."""
     with uow:
-        if not uow.inbox.claim(command_id):
-            return Outcome(duplicate=True)
+        if not uow.inbox.claim(command_id, fingerprint):
+            return _duplicate(command_id, fingerprint, uow)
         try:
             events = handle(command, uow)
         except DomainError as error:
@@ -54,12 +59,13 @@ def reject(
     uow: AbstractUnitOfWork,
     *,
     order_id: str | None = None,
+    fingerprint: str | None = None,
 ) -> Outcome:
     """Record the refusal of a command (also one that failed validation before it became a
     domain command): its id in the inbox and a `command.rejected` event, nothing else."""
     with uow:
-        if not uow.inbox.claim(command_id):
-            return Outcome(duplicate=True)
+        if not uow.inbox.claim(command_id, fingerprint):
+            return _duplicate(command_id, fingerprint, uow)
         order = uow.orders.get(order_id) if order_id else None
         rejected = Event(
             ev.COMMAND_REJECTED,
@@ -77,3 +83,8 @@ def reject(
         uow.record_events([rejected])
         uow.commit()
         return Outcome([rejected], error=error)
+
+
+def _duplicate(command_id: str, fingerprint: str | None, uow: AbstractUnitOfWork) -> Outcome:
+    first = uow.inbox.fingerprint(command_id) if fingerprint is not None else None
+    return Outcome(duplicate=True, reused=first is not None and first != fingerprint)

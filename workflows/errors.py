@@ -39,3 +39,9 @@ class InvalidState(DomainError):
 
 class ConcurrencyConflict(Exception):
     """Someone else changed the aggregate since it was loaded. Retryable, not a refusal."""
+
+
+class LockConflict(ConcurrencyConflict):
+    """A wait for another transaction's lock ended in a deadlock or timed out. Retryable, but
+    only once this transaction let go of every lock it holds (a retry that keeps them meets
+    the same deadlock again)."""

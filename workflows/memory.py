@@ -31,7 +31,7 @@ class MemoryStore:
         self.payments: list[PaymentRecord] = []
         self.numbers: dict[str, int] = defaultdict(int)
         self.external_numbers: set[tuple[str, str]] = set()
-        self.inbox: set[str] = set()
+        self.inbox: dict[str, str | None] = {}  # command id -> fingerprint
         self.history: dict[str | None, list[Event]] = defaultdict(list)
         self.outbox: list[Event] = []
 
@@ -120,11 +120,14 @@ class _Inbox:
     def __init__(self, uow: InMemoryUnitOfWork) -> None:
         self._uow = uow
 
-    def claim(self, command_id: str) -> bool:
+    def claim(self, command_id: str, fingerprint: str | None = None) -> bool:
         if command_id in self._uow.store.inbox or command_id in self._uow.staged_inbox:
             return False
-        self._uow.staged_inbox.add(command_id)
+        self._uow.staged_inbox[command_id] = fingerprint
         return True
+
+    def fingerprint(self, command_id: str) -> str | None:
+        return self._uow.store.inbox.get(command_id) or self._uow.staged_inbox.get(command_id)
 
 
 class _History:
@@ -154,7 +157,7 @@ class InMemoryUnitOfWork(AbstractUnitOfWork):
         self.staged_payments: list[PaymentRecord] = []
         self.staged_numbers: dict[str, int] = {}
         self.staged_external: set[tuple[str, str]] = set()
-        self.staged_inbox: set[str] = set()
+        self.staged_inbox: dict[str, str | None] = {}
         self.staged_events: list[Event] = []
 
     def _clear(self) -> None:

@@ -125,6 +125,22 @@ class Order:
         )
 
 
+# The contract's amounts have at most 15 digits before the point. A line beyond that could
+# not be sent on, and its arithmetic would outgrow Decimal's 28 significant digits.
+MAX_LINE_AMOUNT = Decimal(10) ** 15
+
+
+def check_line_size(order_id: str, line: OrderLine, field_prefix: str) -> None:
+    """Before a line's amounts are computed: quantity x unit price must be an amount."""
+    if abs(line.quantity * line.unit_price) >= MAX_LINE_AMOUNT:
+        raise ValidationFailed(
+            f"order {order_id} line {line.line_no}: {line.quantity} x {line.unit_price} exceeds "
+            "the largest line amount (15 digits before the decimal point)",
+            field=f"{field_prefix}.quantity",
+            code="line.amount_too_large",
+        )
+
+
 def compute_line_amount(line: OrderLine, currency: str) -> Decimal:
     gross = line.quantity * line.unit_price * (1 - line.line_discount_percent / HUNDRED)
     return round_money(gross, currency)

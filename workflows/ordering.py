@@ -14,6 +14,7 @@ from workflows.order import (
     Order,
     OrderLine,
     check_line,
+    check_line_size,
     recompute_line,
     set_line_prepayment_amount,
 )
@@ -145,7 +146,9 @@ def _updated_line(order: Order, line: OrderLine, update: LineUpdate, prefix: str
             f"{prefix}.prepayment_percent",
             f"order {order.order_id} line {line.line_no}",
         )
-    updated = recompute_line(_with(line, **changes), order.currency)
+    changed = _with(line, **changes)
+    check_line_size(order.order_id, changed, prefix)
+    updated = recompute_line(changed, order.currency)
     if update.prepayment_line_amount is not None:
         updated = set_line_prepayment_amount(
             order, updated, update.prepayment_line_amount, f"{prefix}.prepayment_line_amount"
@@ -200,6 +203,7 @@ def _new_lines(
             vat_percent=given.vat_percent,
             prepayment_percent=percent,
         )
+        check_line_size(order.order_id, line, prefix)
         line = recompute_line(line, order.currency)
         check_line(order, line, prefix)
         lines[given.line_no] = line

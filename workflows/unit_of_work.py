@@ -51,8 +51,13 @@ class ExternalDocumentNumbers(Protocol):
 
 
 class Inbox(Protocol):
-    def claim(self, command_id: str) -> bool:
-        """Record the command id; False if it was already processed (a redelivery)."""
+    def claim(self, command_id: str, fingerprint: str | None = None) -> bool:
+        """Record the command id (with a digest of the command it stands for); False if it
+        was already processed (a redelivery)."""
+        ...
+
+    def fingerprint(self, command_id: str) -> str | None:
+        """The digest recorded with a processed command id, if any."""
         ...
 
 

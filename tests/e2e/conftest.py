@@ -291,6 +291,7 @@ class ServiceProcess:
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     _engine: Engine | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. settings or fault hooks
 
     @property
     def env(self) -> dict[str, str]:
@@ -299,6 +300,7 @@ class ServiceProcess:
             "PREPAY_DATABASE_URL": self.database_url,
             "PREPAY_AMQP_URL": self.amqp_url,
             "PREPAY_METRICS_PORT": "0",
+            **self.extra_env,
         }
 
     def start(self) -> None:
@@ -412,7 +414,11 @@ class ServiceProcess:
 
 @contextmanager
 def running_service(
-    broker: Broker, database_url: str, log_dir: Path, workers: int = 1
+    broker: Broker,
+    database_url: str,
+    log_dir: Path,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
 ) -> Iterator[ServiceProcess]:
     with broker.vhost() as amqp_url:
         connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
@@ -426,6 +432,7 @@ def running_service(
             database_url,
             workers,
             log_dir / f"serve-{make_url(database_url).get_backend_name()}-{workers}.log",
+            extra_env=env or {},
         )
         service.start()
         try:

@@ -5,27 +5,24 @@ once; a worker killed mid-stream is started again and nothing is lost or done tw
 
 from __future__ import annotations
 
-import json
 import os
-import random
-import re
 import signal
 import time
 import uuid
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from e2e.conftest import Broker, Client, ServiceProcess, WireEvent, running_service, unique
-from schemas.parsing import parse_command
-from workers.order_report import as_json, build_report
-from workers.outbox import encode_payload
-from workers.publishing import command_envelope
-from workflows.bus import process
-from workflows.memory import InMemoryUnitOfWork
+from e2e.reference import (
+    Model,
+    compare_reports,
+    publish_interleaved,
+    without_document_numbers,
+    worker_pids,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -38,7 +35,6 @@ EVENTS_PER_ORDER = [
     ["invoice.posted", "order.amended", "order.state_changed"],
 ]
 PER_ORDER = sum(map(len, EVENTS_PER_ORDER))
-_DOCUMENT_NO = re.compile(r"(PPI|PPCM|INV|PPPI|PPPCM|PINV)-\d{6}")
 
 
 @pytest.fixture(scope="module")
@@ -47,30 +43,6 @@ def workers(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     url = f"sqlite:///{folder / 'prepay.db'}"
     with running_service(broker, url, folder, workers=WORKERS) as service:
         yield service
-
-
-class Model:
-    """The reference: the in-memory domain applying the same commands one after the other."""
-
-    def __init__(self) -> None:
-        self.uow = InMemoryUnitOfWork()
-        self.events: dict[str, list[dict[str, Any]]] = {}
-
-    def apply(self, command_type: str, data: dict[str, Any], command_id: str) -> list[Any]:
-        envelope = command_envelope(command_type, data, command_id=command_id)
-        parsed = parse_command(json.dumps(envelope).encode())
-        outcome = process(command_id, parsed.command, self.uow)
-        assert not outcome.rejected, outcome.error
-        for event in outcome.events:
-            wire = {"type": event.type, "data": json.loads(encode_payload(event.data))}
-            self.events.setdefault(event.subject or "", []).append(wire)
-        return outcome.events
-
-    def report(self, order_id: str) -> dict[str, Any]:
-        store = self.uow.store
-        payments = [p for p in store.payments if p.order_id == order_id]
-        report = build_report(store.orders[order_id], store.documents[order_id], payments, [])
-        return dict(json.loads(as_json(report)))
 
 
 def life_cycle(model: Model, customer: str, index: int) -> list[tuple[str, dict[str, Any], str]]:
@@ -82,7 +54,7 @@ def life_cycle(model: Model, customer: str, index: int) -> list[tuple[str, dict[
     def step(command_type: str, data: dict[str, Any]) -> list[Any]:
         command_id = str(uuid.uuid4())
         steps.append((command_type, data, command_id))
-        return model.apply(command_type, data, command_id)
+        return model.apply(command_type, data, command_id).events
 
     step(
         "order.create",
@@ -103,37 +75,6 @@ def life_cycle(model: Model, customer: str, index: int) -> list[tuple[str, dict[
     step("payment.record", payment | {"amount": str(posted.data["amount_due"])})
     step("order.invoice", {"order_id": order_id})
     return steps
-
-
-def without_document_numbers(value: Any) -> Any:
-    """Document numbers depend on which order got to the series first; within one order
-    they are named by first appearance instead."""
-    names: dict[str, str] = {}
-
-    def rename(item: Any) -> Any:
-        if isinstance(item, dict):
-            return {key: rename(x) for key, x in item.items()}
-        if isinstance(item, list):
-            return [rename(x) for x in item]
-        if isinstance(item, str) and _DOCUMENT_NO.fullmatch(item):
-            return names.setdefault(item, f"document-{len(names) + 1}")
-        return item
-
-    return rename(value)
-
-
-def publish_interleaved(
-    client: Client, plans: list[list[tuple[str, dict[str, Any], str]]], seed: int
-) -> None:
-    """All commands, orders interleaved at random, each order's own in sequence."""
-    pending = [deque(plan) for plan in plans]
-    rng = random.Random(seed)
-    while pending:
-        queue = rng.choice(pending)
-        command_type, data, command_id = queue.popleft()
-        client.send(command_type, data, command_id=command_id)
-        if not queue:
-            pending.remove(queue)
 
 
 def wait_for_all(client: Client, expected: int, timeout: float) -> list[WireEvent]:
@@ -167,12 +108,7 @@ def check_against_model(
             assert per_command[command_id] == len(types), (order_id, command_id)
         wire = [{"type": e.type, "data": e.data} for e in events if e.subject == order_id]
         assert without_document_numbers(wire) == without_document_numbers(model.events[order_id])
-        stored = service.report(order_id)
-        assert stored is not None
-        del stored["history"]
-        expected = model.report(order_id)
-        del expected["history"]
-        assert without_document_numbers(stored) == without_document_numbers(expected)
+        compare_reports(service.report(order_id), model, order_id)
 
 
 def test_interleaved_orders_on_three_workers_end_as_on_one(workers: ServiceProcess) -> None:
@@ -180,7 +116,7 @@ def test_interleaved_orders_on_three_workers_end_as_on_one(workers: ServiceProce
     with workers.client() as client:
         customer = set_up_customer(workers, client, model)
         plans = [life_cycle(model, customer, i) for i in range(ORDERS)]
-        publish_interleaved(client, plans, seed=20261127)
+        publish_interleaved(client.send, plans, seed=20261127)
         events = wait_for_all(client, ORDERS * PER_ORDER, timeout=90)
     assert len(events) == ORDERS * PER_ORDER
     check_against_model(workers, model, plans, events)
@@ -190,39 +126,23 @@ def test_interleaved_orders_on_three_workers_end_as_on_one(workers: ServiceProce
     assert numbers == expected
 
 
-def worker_pids(service: ServiceProcess) -> set[int]:
-    assert service.process is not None
-    pid = service.process.pid
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if not children.exists():
-        pytest.skip("needs Linux /proc to find the worker processes")
-    found = set()
-    for child in map(int, children.read_text().split()):
-        try:
-            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-        except FileNotFoundError:
-            continue
-        if b"spawn_main" in cmdline:
-            found.add(child)
-    return found
-
-
 def test_a_killed_worker_is_restarted_and_nothing_is_lost_or_doubled(
     workers: ServiceProcess,
 ) -> None:
     model = Model()
     orders = 30
-    before = worker_pids(workers)
+    assert workers.process is not None
+    before = worker_pids(workers.process.pid)
     assert len(before) == WORKERS
     with workers.client() as client:
         customer = set_up_customer(workers, client, model)
         plans = [life_cycle(model, customer, i) for i in range(orders)]
-        publish_interleaved(client, plans[: orders // 2], seed=1)
+        publish_interleaved(client.send, plans[: orders // 2], seed=1)
         victim = min(before)
         os.kill(victim, signal.SIGKILL)  # no goodbye: its unacknowledged commands come back
-        publish_interleaved(client, plans[orders // 2 :], seed=2)
+        publish_interleaved(client.send, plans[orders // 2 :], seed=2)
         events = wait_for_all(client, orders * PER_ORDER, timeout=90)
     check_against_model(workers, model, plans, events)
-    after = worker_pids(workers)
+    after = worker_pids(workers.process.pid)
     assert len(after) == WORKERS and victim not in after
     assert workers.alive
