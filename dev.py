@@ -13,6 +13,7 @@ The first call creates `.venv`, installs uv into it and syncs the locked depende
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,18 @@ def ensure_environment() -> None:
     )
 
 
+def enable_broker_plugin() -> None:
+    """Orders are sharded by RabbitMQ's consistent-hash exchange, a plugin that ships with the
+    broker but is off by default. Enable it when the broker runs here (best effort: the
+    service says plainly if it is still missing)."""
+    if shutil.which("rabbitmq-plugins"):
+        subprocess.run(
+            ["rabbitmq-plugins", "enable", "--quiet", "rabbitmq_consistent_hash_exchange"],
+            check=False,
+            capture_output=True,
+        )
+
+
 def main(argv: list[str]) -> int:
     command, rest = (argv[0], argv[1:]) if argv else ("test", [])
     ensure_environment()
@@ -57,6 +70,7 @@ def main(argv: list[str]) -> int:
         run(BIN / "ruff", "format", "--check", ".")
         args = [BIN / "mypy"]
     elif command == "serve":
+        enable_broker_plugin()
         args = [BIN / "prepay", "serve", *rest]
     elif command == "prepay":
         args = [BIN / "prepay", *rest]

@@ -56,6 +56,9 @@ def _run(settings: Settings, workers: int) -> int:
     log = structlog.get_logger("prepay.serve")
     logs.configure(settings.log_level)
     db.upgrade(settings.database_url)
+    if (problem := _broker_preflight(settings)) is not None:
+        log.error("serve.cannot_start", reason=problem)
+        return 1
     monitor = Monitor(settings)
     try:
         if workers == 1:
@@ -75,3 +78,27 @@ def _run(settings: Settings, workers: int) -> int:
         return supervisor.run()
     finally:
         monitor.close()
+
+
+def _broker_preflight(settings: Settings) -> str | None:
+    """Declare the topology once before starting: a broker that can never serve prepay (the
+    consistent-hash plugin missing) is reported plainly instead of retried forever. A broker
+    that is merely down is not a problem here: the workers wait for it."""
+    from pika.exceptions import AMQPError
+
+    from workers import amqp, topology
+
+    try:
+        connection = amqp.connect(settings.amqp_url)
+    except (AMQPError, OSError):
+        return None
+    try:
+        topology.declare(connection.channel(), settings.shards)
+    except topology.MissingPlugin as error:
+        return str(error)
+    except AMQPError:
+        return None
+    finally:
+        if connection.is_open:
+            connection.close()
+    return None

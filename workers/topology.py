@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pika.exceptions import ChannelClosedByBroker
+
 COMMANDS = "prepay.commands"
 COMMANDS_SHARDED = "prepay.commands.sharded"
 EVENTS = "prepay.events"
@@ -41,12 +43,7 @@ def declare(channel: Any, shards: int) -> None:
     channel.exchange_declare(DEAD, exchange_type="fanout", durable=True)
     channel.queue_declare(DEAD_LETTERS, durable=True, arguments={"x-queue-type": "quorum"})
     channel.queue_bind(DEAD_LETTERS, DEAD)
-    channel.exchange_declare(
-        COMMANDS_SHARDED,
-        exchange_type="x-consistent-hash",
-        durable=True,
-        arguments={"hash-header": "subject"},
-    )
+    _declare_sharded_exchange(channel)
     channel.exchange_bind(destination=COMMANDS_SHARDED, source=COMMANDS, routing_key="#")
     for index in range(shards):
         queue = shard_queue(index)
@@ -61,6 +58,27 @@ def declare(channel: Any, shards: int) -> None:
             },
         )
         channel.queue_bind(queue, COMMANDS_SHARDED, routing_key="1")  # the shard's weight
+
+
+class MissingPlugin(RuntimeError):
+    """The broker lacks the consistent-hash exchange that keeps each order's commands in order."""
+
+
+def _declare_sharded_exchange(channel: Any) -> None:
+    try:
+        channel.exchange_declare(
+            COMMANDS_SHARDED,
+            exchange_type="x-consistent-hash",
+            durable=True,
+            arguments={"hash-header": "subject"},
+        )
+    except ChannelClosedByBroker as error:
+        if "x-consistent-hash" in str(error):
+            raise MissingPlugin(
+                "RabbitMQ has no x-consistent-hash exchange type: enable the plugin that ships "
+                "with it (rabbitmq-plugins enable rabbitmq_consistent_hash_exchange)"
+            ) from error
+        raise
 
 
 def shards_of(worker_index: int, worker_count: int, shards: int) -> list[int]:
