@@ -80,8 +80,11 @@ class CommandConsumer:
             except (AMQPError, OSError) as error:
                 self.connected.clear()
                 delay = next(delays, 0.0)
-                log.warning("consumer.reconnecting", error=str(error) or type(error).__name__,
-                            retry_in_s=delay)  # fmt: skip
+                log.warning(
+                    "consumer.reconnecting",
+                    error=str(error) or type(error).__name__,
+                    retry_in_s=delay,
+                )
                 self.stop.wait(delay)
             except TransientFailure as error:
                 self.connected.clear()
@@ -167,4 +170,10 @@ class CommandConsumer:
                 headers=headers,
             ),
         )
-        log.warning("command.dead_lettered", reason=reason, queue=delivery.queue)
+        log.warning(
+            "command.dead_lettered",
+            reason=reason,
+            queue=delivery.queue,
+            command_id=props.message_id,
+            command_type=props.type,
+        )
