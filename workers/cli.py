@@ -23,6 +23,7 @@ from workers.cli_options import (
     MetricsPort,
     console,
     fail,
+    order_report_or_fail,
     settings_from,
 )
 from workers.cli_options import broker as _broker
@@ -124,18 +125,10 @@ def order_show(
     database_url: DatabaseUrl = None,
 ) -> None:
     """An order: state, lines with their prepayment fields, documents, payments, history."""
-    from workers import db
     from workers.cli_render import render_order
-    from workers.order_report import as_json, load_report
+    from workers.order_report import as_json
 
-    settings = settings_from(database_url=database_url)
-    engine = db.make_engine(settings.database_url)
-    try:
-        report = load_report(engine, order_id)
-    finally:
-        engine.dispose()
-    if report is None:
-        raise fail(f"no order {order_id!r} in {_safe_url(settings.database_url)}")
+    report = order_report_or_fail(order_id, database_url)
     if json_output:
         print(as_json(report))
     else:

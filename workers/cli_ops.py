@@ -16,6 +16,7 @@ from workers.cli_options import (
     console,
     errors,
     fail,
+    order_report_or_fail,
     safe_url,
     settings_from,
 )
@@ -207,18 +208,10 @@ def order_documents(
     database_url: DatabaseUrl = None,
 ) -> None:
     """The order's posted documents in full: lines, VAT, deductions, totals, ledger entries."""
-    from workers import db
     from workers.cli_documents import render_documents
-    from workers.order_report import as_json, load_report
+    from workers.order_report import as_json
 
-    settings = settings_from(database_url=database_url)
-    engine = db.make_engine(settings.database_url)
-    try:
-        report = load_report(engine, order_id)
-    finally:
-        engine.dispose()
-    if report is None:
-        raise fail(f"no order {order_id!r} in {safe_url(settings.database_url)}")
+    report = order_report_or_fail(order_id, database_url)
     if json_output:
         print(as_json(report["documents"]))
     else:

@@ -77,3 +77,19 @@ def safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+def order_report_or_fail(order_id: str, database_url: str | None) -> dict[str, Any]:
+    """The order's report from the database (`workers.order_report`), or a clean exit."""
+    from workers import db
+    from workers.order_report import load_report
+
+    settings = settings_from(database_url=database_url)
+    engine = db.make_engine(settings.database_url)
+    try:
+        report = load_report(engine, order_id)
+    finally:
+        engine.dispose()
+    if report is None:
+        raise fail(f"no order {order_id!r} in {safe_url(settings.database_url)}")
+    return report
