@@ -3,7 +3,9 @@ process is killed (SIGKILL) every few seconds; then everything is compared with 
 clean worker (the in-memory model) and reconciled, and the figures are printed.
 
     .venv/bin/python tests/faults/soak.py --commands 20000     # the full soak (minutes)
-    .venv/bin/python tests/faults/soak.py --commands 1500      # what CI runs (tests/faults)
+
+CI runs it small (tests/faults/test_soak.py), and with one random kill and one kill of the
+whole service as the worker-kill test (tests/faults/test_worker_killed.py, 2,000 commands).
 
 Figures: commands, kills, redeliveries (the broker's count of deliveries it made again, from
 the management API), duplicates absorbed (deliveries the inbox recognised as already
@@ -25,6 +27,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -45,7 +48,8 @@ class SoakFigures:
     commands: int
     orders: int
     workers: int
-    kills: int
+    kills: int  # worker processes killed (kill -9) at random
+    service_kills: int  # the whole service killed (kill -9) and started again
     redeliveries: int
     redeliveries_seen_by_workers: int
     duplicates_absorbed: int
@@ -67,18 +71,26 @@ class Killer(threading.Thread):
     wait up to 30 s.)"""
 
     def __init__(
-        self, service: ServiceProcess, every: tuple[float, float], seed: int, min_age: float
+        self,
+        service: ServiceProcess,
+        every: tuple[float, float],
+        seed: int,
+        min_age: float,
+        max_kills: int | None = None,
     ) -> None:
         super().__init__(name="soak-killer", daemon=True)
         self.service = service
         self.every = every
         self.min_age = min_age
+        self.max_kills = max_kills
         self.rng = random.Random(seed)
         self.stop = threading.Event()
         self.kills = 0
 
     def run(self) -> None:
         while not self.stop.wait(self.rng.uniform(*self.every)):
+            if self.max_kills is not None and self.kills >= self.max_kills:
+                return
             process = self.service.process
             if process is None or process.poll() is not None:
                 continue
@@ -127,16 +139,61 @@ def broker_redeliveries(broker: Broker, amqp_url: str, shards: int) -> int:
     return total
 
 
+class Tally:
+    """The workers' counters from the service's /metrics. They start again from 0 when the
+    whole service is restarted, so `bank` keeps what was counted before such a restart (up
+    to the moment just before it)."""
+
+    def __init__(self, port: int) -> None:
+        self.url = f"http://127.0.0.1:{port}/metrics"
+        self.banked = {"duplicates": 0, "redeliveries": 0}
+
+    def now(self) -> dict[str, int]:
+        return {
+            "duplicates": metric_sum(self.url, "prepay_commands_total", 'outcome="duplicate"'),
+            "redeliveries": metric_sum(self.url, "prepay_redeliveries_total"),
+        }
+
+    def bank(self) -> None:
+        for name, value in self.now().items():
+            self.banked[name] += value
+
+    def total(self) -> dict[str, int]:
+        return {name: self.banked[name] + value for name, value in self.now().items()}
+
+
+def restart_hard(service: ServiceProcess) -> None:
+    """kill -9 the whole service (the supervisor and its relay); its workers, orphaned, stop
+    by themselves; then `prepay serve` is started again."""
+    assert service.process is not None
+    parent = service.process.pid
+    workers = worker_pids(parent)
+    kill_hard(parent)
+    service.process.wait()
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{pid}").exists() for pid in workers):
+        if time.monotonic() > deadline:
+            raise AssertionError("workers outlived their supervisor")
+        time.sleep(0.1)
+    service.start()
+    service.wait_ready()
+
+
 def run(
     commands: int = 20_000,
     workers: int = 3,
     kill_every: tuple[float, float] = (2.0, 5.0),
     seed: int = 2026,
     min_age: float = 10.0,
+    max_kills: int | None = None,
+    restarts_at: Sequence[float] = (),
+    broker_stats: bool = True,
     log_dir: Path | None = None,
     timeout: float = 3600.0,
 ) -> tuple[SoakFigures, list[str]]:
-    """Run the soak; returns its figures and the violations found (none, if all is well)."""
+    """Run the soak; returns its figures and the violations found (none, if all is well).
+    Besides the random worker kills, the whole service is killed and started again when the
+    given fractions of the expected events have arrived downstream (`restarts_at`)."""
     broker = Broker.from_environment()
     problem = broker.check()
     if problem is not None:
@@ -152,19 +209,27 @@ def run(
         running_service(broker, url, log_dir, workers, env=env) as service,
     ):
         set_up(service, setup)
-        killer = Killer(service, kill_every, seed, min_age)
+        tally = Tally(port)
+        restarts = [0]
+
+        def restart() -> None:
+            tally.bank()
+            restart_hard(service)
+            restarts[0] += 1
+
+        killer = Killer(service, kill_every, seed, min_age, max_kills)
         killer.start()
         started = time.monotonic()
         try:
-            sink, figures = run_stream(service, model, steps, timeout=timeout)
+            faults = [(fraction, restart) for fraction in restarts_at]
+            sink, figures = run_stream(service, model, steps, faults, timeout=timeout)
         finally:
             killer.stop.set()
             killer.join()
         seconds = time.monotonic() - started
-        scrape = f"http://127.0.0.1:{port}/metrics"
-        duplicates = metric_sum(scrape, "prepay_commands_total", 'outcome="duplicate"')
-        seen = metric_sum(scrape, "prepay_redeliveries_total")
-        redeliveries = broker_redeliveries(broker, service.amqp_url, 4)
+        counted = tally.total()
+        # The management API's statistics lag by up to 5 s: worth the wait only when asked.
+        redeliveries = broker_redeliveries(broker, service.amqp_url, 4) if broker_stats else -1
         found = differences(service, model, plans, sink)
         reconciled = reconcile(service.engine)
         found += [f"reconcile: {v.order_id} {v.code} {v.message}" for v in reconciled.violations]
@@ -173,9 +238,10 @@ def run(
         orders=len(plans),
         workers=workers,
         kills=killer.kills,
+        service_kills=restarts[0],
         redeliveries=redeliveries,
-        redeliveries_seen_by_workers=seen,
-        duplicates_absorbed=duplicates,
+        redeliveries_seen_by_workers=counted["redeliveries"],
+        duplicates_absorbed=counted["duplicates"],
         duplicate_events_downstream=figures.duplicates,
         events=figures.events,
         violations=len(found),

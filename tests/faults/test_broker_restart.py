@@ -21,7 +21,7 @@ from faults.workload import orders
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
-ORDERS = 50
+ORDERS = 40
 DOWN_S = 3.0
 RATE = 80.0  # commands per second
 

@@ -70,7 +70,7 @@ def assert_answered(message: Hostile, result: Result) -> None:
     assert event.data["code"] and event.data["message"], event.data
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 @given(messages=st.lists(hostile(WORLD), min_size=1, max_size=4))
 def test_hostile_messages_are_answered_and_change_nothing(
     engine: Engine, messages: list[Hostile]

@@ -19,8 +19,8 @@ from workers import faults
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
-ORDERS = 60
-CRASH_AFTER_EVENTS = 300
+ORDERS = 40
+CRASH_AFTER_EVENTS = 200
 
 
 def restart_after_the_crash(service: ServiceProcess, codes: list[int | None]) -> None:
