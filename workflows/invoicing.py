@@ -24,10 +24,6 @@ class InvoicedLine(NamedTuple):
     deducted: Decimal
     deducted_vat: Decimal
 
-    @property
-    def is_final(self) -> bool:
-        return self.quantity == self.line.quantity_remaining
-
 
 @dataclass(frozen=True, slots=True)
 class InvoicePlan:

@@ -28,11 +28,6 @@ def minor_units(currency: str) -> int:
     return _MINOR_UNITS.get(currency, 2)
 
 
-def quantum(currency: str) -> Decimal:
-    """The smallest amount of the currency: 0.01, 1 or 0.001."""
-    return _QUANTUM[minor_units(currency)]
-
-
 _CURRENCY_QUANTUM: dict[str, Decimal] = {c: _QUANTUM[n] for c, n in _MINOR_UNITS.items()}
 _CENT = _QUANTUM[2]
 

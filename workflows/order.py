@@ -118,12 +118,6 @@ class Order:
     def prepayment_outstanding(self) -> Decimal:
         return sum((inv.open for inv in self.prepayment_invoices), ZERO)
 
-    @property
-    def has_prepayment_history(self) -> bool:
-        return bool(self.prepayment_invoices) or any(
-            line.quantity_invoiced for line in self.lines.values()
-        )
-
 
 # The contract's amounts have at most 15 digits before the point. A line beyond that could
 # not be sent on, and its arithmetic would outgrow Decimal's 28 significant digits.
