@@ -21,7 +21,8 @@ from typing import Any
 import structlog
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from schemas.parsing import InvalidCommand, MalformedMessage, parse_command
+from schemas.parsing import InvalidCommand, MalformedMessage, ParsedCommand, parse_command
+from workers.store import BatchAbandoned
 from workflows.bus import Outcome, process, reject
 from workflows.errors import ConcurrencyConflict, LockConflict
 from workflows.unit_of_work import AbstractUnitOfWork
@@ -63,20 +64,28 @@ class CommandProcessor:
         self._in_batch = False
 
     def handle_batch(self, bodies: list[bytes]) -> list[Result]:
-        """Several messages, one database transaction (group commit), each command isolated in
-        its own savepoint. If the transaction as a whole fails (the database went away, the
-        final commit conflicted), all of it is redone after a pause: none of it was kept, and
-        the inbox skips nothing that was not committed. Results are only valid once this
-        returns, so callers ack, dead-letter and count afterwards, never per attempt."""
+        """Several messages, one database transaction (group commit), each command isolated:
+        a refused one changes nothing, its writes are dropped and the others' kept. If the
+        transaction as a whole fails (the database went away, the final commit conflicted),
+        all of it is redone after a pause: none of it was kept, and the inbox skips nothing
+        that was not committed. If a command failed unexpectedly (a bug), the batch is redone
+        one command per transaction. Results are only valid once this returns, so callers
+        ack, dead-letter and count afterwards, never per attempt."""
         batch = getattr(self.uow, "batch", None)
         if batch is None or len(bodies) == 1:
             return [self.handle(body) for body in bodies]
+        messages = [self._parse(body) for body in bodies]
         delay = self.first_delay_s
         for number in range(1, self.retry_attempts + 1):
             try:
                 with batch():
                     self._in_batch = True
-                    return [self.handle(body) for body in bodies]
+                    self._prefetch(messages)
+                    return [self._handle_parsed(message) for message in messages]
+            except BatchAbandoned:
+                log.warning("batch.abandoned", size=len(bodies))
+                self._in_batch = False
+                return [self._handle_parsed(message) for message in messages]
             except TRANSIENT as error:
                 log.warning(
                     "batch.retrying", attempt=number, size=len(bodies), error=_first_line(error)
@@ -90,12 +99,35 @@ class CommandProcessor:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def handle(self, body: bytes) -> Result:
+        return self._handle_parsed(self._parse(body))
+
+    def _parse(self, body: bytes) -> ParsedCommand | Result | InvalidCommand:
         try:
-            parsed = parse_command(body)
+            return parse_command(body)
         except MalformedMessage as error:
             return Result("dead", reason=f"malformed message: {error.reason}")
         except InvalidCommand as error:
-            return self._reject_invalid(error)
+            return error
+
+    def _prefetch(self, messages: list[ParsedCommand | Result | InvalidCommand]) -> None:
+        """Read what the batch needs up front, in one query per table, where the store can."""
+        prefetch = getattr(self.uow, "prefetch", None)
+        if prefetch is None:
+            return
+        command_ids, order_ids = [], []
+        for message in messages:
+            if isinstance(message, ParsedCommand):
+                command_ids.append(message.envelope.id)
+                order_id = getattr(message.command, "order_id", None)
+                if order_id:
+                    order_ids.append(order_id)
+        prefetch(command_ids, order_ids)
+
+    def _handle_parsed(self, parsed: ParsedCommand | Result | InvalidCommand) -> Result:
+        if isinstance(parsed, Result):
+            return parsed
+        if isinstance(parsed, InvalidCommand):
+            return self._reject_invalid(parsed)
         envelope = parsed.envelope
         order_id = getattr(parsed.command, "order_id", None)
         with structlog.contextvars.bound_contextvars(

@@ -8,6 +8,11 @@ one, as the in-memory unit of work does. One unit of work serves one thread at a
 Statements are SQLAlchemy Core on the SQLModel tables, mapped to the domain's dataclasses by
 explicit functions, so nothing loads lazily.
 
+Reads go to the database when asked (and are remembered for the transaction); writes are held
+back (`workers.store_writes`) and sent at commit, one statement per table. So a stale order
+version or a key another transaction took first surfaces at `commit()` (as a conflict), not at
+`orders.save()`, as with any ORM's flush.
+
 Conflicts are retryable `ConcurrencyConflict`s, never lost updates: a stale order version, a
 unique key another transaction took first, a lock wait that timed out, a deadlock.
 
@@ -21,15 +26,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import TracebackType
 from typing import Any, Self
 
 from sqlalchemy import Engine, Executable
-from sqlalchemy.engine import Connection, CursorResult, NestedTransaction
+from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.exc import DBAPIError
 
 from workers.db import READ_ONLY
 from workers.store_documents import SqlDocuments
-from workers.store_events import EventRows, SqlHistory, event_rows, insert_rows, write_events
+from workers.store_events import SqlHistory, event_rows, insert_rows
 from workers.store_orders import SqlOrders
 from workers.store_repos import (
     SqlExternalNumbers,
@@ -38,7 +44,8 @@ from workers.store_repos import (
     SqlParties,
     SqlRules,
 )
-from workflows.errors import ConcurrencyConflict, LockConflict
+from workers.store_writes import Writes
+from workflows.errors import ConcurrencyConflict, DomainError, LockConflict
 from workflows.events import Event
 from workflows.setup import PostingAccounts
 from workflows.unit_of_work import AbstractUnitOfWork
@@ -73,6 +80,12 @@ def _conflict(error: DBAPIError) -> ConcurrencyConflict:
     return kind(f"a concurrent transaction got in the way ({detail}); retry")
 
 
+class BatchAbandoned(Exception):
+    """A command of a batch failed in a way that may have left an order half-changed in
+    memory (a bug, not a refusal): nothing of the batch was kept, and its commands must be
+    redone one transaction each, so that only the failing one is affected."""
+
+
 class SqlUnitOfWork(AbstractUnitOfWork):
     parties: SqlParties
     rules: SqlRules
@@ -98,11 +111,11 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         self.correlation_id: str | None = None
         self._connection: Connection | None = None
         self._in_batch = False
-        self._savepoint: NestedTransaction | None = None
-        # In a batch, events are inserted once at its end: those of the command in its
-        # savepoint (`_staged`), and those of the commands already released (`_batched`).
-        self._staged = EventRows()
-        self._batched = EventRows()
+        self._abandoned = False
+        # The writes of the command being handled, and those of the transaction's commands
+        # already committed (several in a batch); reads look at both before the database.
+        self.staged = Writes()
+        self.held = Writes()
         self.parties = SqlParties(self)
         self.rules = SqlRules(self)
         self.orders = SqlOrders(self)
@@ -113,48 +126,48 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         self.history = SqlHistory(self)
 
     def __enter__(self) -> Self:
-        if self._in_batch:
-            try:
-                self._savepoint = self.connection().begin_nested()
-            except DBAPIError as error:
-                if is_conflict(error):
-                    raise _conflict(error) from error
-                raise
         return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._in_batch and not isinstance(exc, DomainError | ConcurrencyConflict | None):
+            self._abandoned = True  # a bug may have changed an order it had loaded
+        self.rollback()
 
     @contextmanager
     def batch(self) -> Iterator[Self]:
-        """Group commit: several commands in one database transaction, each in a savepoint.
+        """Group commit: several commands in one database transaction.
 
-        Inside, `commit()` releases the command's savepoint and `rollback()` rolls back to it,
-        so a refused or failing command leaves the others intact, while the batch pays for one
-        real commit (one fsync on SQLite) instead of one per command. If the batch itself
-        fails (the connection drops, the final commit conflicts), nothing of it is kept and
-        the caller must redo all of it: the inbox makes the redo exact."""
+        Inside, `commit()` keeps the command's writes for the batch and `rollback()` drops
+        them, so a refused command leaves the others intact, while the batch pays for one
+        set of statements and one real commit (one fsync) instead of one per command. If the
+        batch itself fails (the connection drops, the final commit conflicts), nothing of it
+        is kept and the caller must redo all of it: the inbox makes the redo exact. If one of
+        its commands failed unexpectedly, `BatchAbandoned` says to redo them one by one."""
         if self._in_batch or self._connection is not None:
             raise RuntimeError("a batch needs a unit of work with no open transaction")
-        self.connection()
         self._in_batch = True
         try:
             yield self
+            if self._abandoned:
+                raise BatchAbandoned("a command of the batch failed unexpectedly")
         except BaseException:
             self._in_batch = False
-            self._savepoint = None
-            self._batched.clear()
-            self._staged.clear()
-            self.rollback()
+            self._abandoned = False
+            self._discard()
             raise
         self._in_batch = False
-        self._savepoint = None
-        try:
-            insert_rows(self, self._batched)
-        except BaseException:
-            self.rollback()
-            raise
-        finally:
-            self._batched.clear()
-            self._staged.clear()
         self.commit()
+
+    def prefetch(self, command_ids: list[str], order_ids: list[str]) -> None:
+        """Load what a batch's commands will read (their inbox records and orders) with one
+        query each, instead of one query per command."""
+        self.inbox.prefetch(command_ids)
+        self.orders.prefetch(order_ids)
 
     @property
     def in_transaction(self) -> bool:
@@ -190,55 +203,67 @@ class SqlUnitOfWork(AbstractUnitOfWork):
             raise
 
     def record_events(self, events: list[Event]) -> None:
-        if self._in_batch:
-            event_rows(self.correlation_id, events, self._staged)
-        else:
-            write_events(self, events)
+        event_rows(self.correlation_id, events, self.staged.events)
 
     def commit(self) -> None:
+        self.held.absorb(self.staged)
+        self.staged.clear()
+        self.correlation_id = None
         if self._in_batch:
-            if self._savepoint is not None:
-                savepoint, self._savepoint = self._savepoint, None
-                savepoint.commit()
-                self._batched.extend(self._staged)
-                self._staged.clear()
-            return
-        connection = self._connection
-        if connection is None:
             return
         try:
-            connection.commit()
+            self._flush(self.held)
+            connection = self._connection
+            if connection is not None:
+                connection.commit()
         except DBAPIError as error:
+            self._discard()
             if is_conflict(error):
                 raise _conflict(error) from error
             raise
-        finally:
-            self._end(connection)
+        except BaseException:
+            self._discard()
+            raise
+        self._end()
 
     def rollback(self) -> None:
         if self._in_batch:
-            if self._savepoint is not None:
-                savepoint, self._savepoint = self._savepoint, None
-                if savepoint.is_active:
-                    savepoint.rollback()
-                self._staged.clear()
-                # What this command loaded may have been changed in memory: reload it.
-                self.orders.forget()
+            if self.staged.orders:
+                self._abandoned = True  # an order of the batch may be half-changed
+            self.staged.clear()
+            self.correlation_id = None
             return
-        connection = self._connection
-        if connection is None:
-            return
-        try:
-            connection.rollback()
-        except DBAPIError:
-            # A connection that cannot even roll back is broken: drop it, and let the error
-            # that led here (not this one) reach the caller.
-            connection.invalidate()
-        finally:
-            self._end(connection)
+        self._discard()
 
-    def _end(self, connection: Connection) -> None:
-        self._connection = None
+    def _flush(self, writes: Writes) -> None:
+        """Send held writes, one statement per table, parents before children."""
+        self.inbox.flush(writes.inbox)
+        self.parties.flush(writes.parties)
+        self.rules.flush(writes.rules)
+        self.orders.flush(writes.orders)
+        self.numbers.flush(writes.numbers)
+        self.external_numbers.flush(writes.external_numbers)
+        self.documents.flush(writes.documents, writes.payments)
+        insert_rows(self, writes.events)
+
+    def _discard(self) -> None:
+        """End the transaction keeping nothing."""
+        connection = self._connection
+        if connection is not None:
+            try:
+                connection.rollback()
+            except DBAPIError:
+                # A connection that cannot even roll back is broken: drop it, and let the
+                # error that led here (not this one) reach the caller.
+                connection.invalidate()
+        self._end()
+
+    def _end(self) -> None:
+        self.staged.clear()
+        self.held.clear()
         self.correlation_id = None
-        self.orders.forget()
-        connection.close()
+        for repository in (self.orders, self.inbox, self.parties, self.rules, self.numbers):
+            repository.forget()
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()

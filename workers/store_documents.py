@@ -1,4 +1,5 @@
-"""Posted documents (header, lines, ledger entries) and payments in SQL."""
+"""Posted documents (header, lines, ledger entries) and payments in SQL; written at commit
+(`workers.store_writes`), read back per order."""
 
 from __future__ import annotations
 
@@ -142,21 +143,33 @@ class SqlDocuments:
         self._uow = uow
 
     def add(self, document: PostedDocument) -> None:
-        no = document.document_no
-        self._uow.execute(insert(POSTED_DOCUMENTS), document_values(document))
-        if document.lines:
-            lines = [document_line_values(no, i, x) for i, x in enumerate(document.lines)]
-            self._uow.execute(insert(DOCUMENT_LINES), lines)
-        if document.ledger:
-            ledger = [
-                {"document_no": no, "position": i, "account": x.account}
-                | {"debit": x.debit, "credit": x.credit}
-                for i, x in enumerate(document.ledger)
-            ]
-            self._uow.execute(insert(LEDGER_ENTRIES), ledger)
+        self._uow.staged.documents.append(document)
 
     def add_payment(self, payment: PaymentRecord) -> None:
-        self._uow.execute(insert(PAYMENTS), payment_values(payment))
+        self._uow.staged.payments.append(payment)
+
+    def flush(self, documents: list[PostedDocument], payments: list[PaymentRecord]) -> None:
+        """Headers, then their lines and ledger entries, then payments: one insert each."""
+        if documents:
+            execute = self._uow.execute
+            execute(insert(POSTED_DOCUMENTS), [document_values(x) for x in documents])
+            lines = [
+                document_line_values(document.document_no, position, line)
+                for document in documents
+                for position, line in enumerate(document.lines)
+            ]
+            if lines:
+                execute(insert(DOCUMENT_LINES), lines)
+            ledger = [
+                {"document_no": document.document_no, "position": position}
+                | {"account": entry.account, "debit": entry.debit, "credit": entry.credit}
+                for document in documents
+                for position, entry in enumerate(document.ledger)
+            ]
+            if ledger:
+                execute(insert(LEDGER_ENTRIES), ledger)
+        if payments:
+            self._uow.execute(insert(PAYMENTS), [payment_values(x) for x in payments])
 
     def for_order(self, order_id: str) -> list[PostedDocument]:
         key = {"order_id": order_id}

@@ -117,12 +117,6 @@ def insert_rows(uow: SqlUnitOfWork, rows: EventRows) -> None:
         uow.execute(insert(ORDER_HISTORY), rows.history)
 
 
-def write_events(uow: SqlUnitOfWork, events: list[Event]) -> None:
-    rows = EventRows()
-    event_rows(uow.correlation_id, events, rows)
-    insert_rows(uow, rows)
-
-
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
     """One event of an order's history with what the store knows about it."""

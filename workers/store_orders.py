@@ -1,5 +1,6 @@
-"""Orders in SQL: one query loads an order with its lines; a save writes the header with an
-optimistic version check and only the lines that changed.
+"""Orders in SQL: one query loads an order with its lines (or a batch's orders together);
+at commit, one statement per kind of change writes every order the transaction changed: the
+headers with an optimistic version check, and only the lines that changed.
 
 Lines are compared with what was loaded by identity of their field values: the domain
 replaces a value whenever it changes it and copies lines shallowly, so a field still holding
@@ -10,7 +11,7 @@ the very object it was loaded with is unchanged (and an equal but re-written Dec
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,14 @@ _LOAD = (
     .where(ORDERS.c.order_id == bindparam("order_id"))
     .order_by(ORDER_LINES.c.line_no)
 )
+_LOAD_MANY = (
+    select(*ORDERS.c, *[ORDER_LINES.c[name].label(f"l_{name}") for name in _LINE_FIELDS])
+    .add_columns(ORDER_LINES.c.line_no.label("l_line_no"))
+    .select_from(ORDERS.outerjoin(ORDER_LINES, ORDER_LINES.c.order_id == ORDERS.c.order_id))
+    .where(ORDERS.c.order_id.in_(bindparam("order_ids", expanding=True)))
+    .order_by(ORDERS.c.order_id, ORDER_LINES.c.line_no)
+)
+_EXISTS = select(ORDERS.c.order_id).where(ORDERS.c.order_id == bindparam("order_id"))
 _UPDATE_ORDER = update(ORDERS).where(
     ORDERS.c.order_id == bindparam("b_order_id"), ORDERS.c.version == bindparam("b_version")
 )
@@ -57,10 +66,11 @@ _UPDATE_LINE = update(ORDER_LINES).where(
     ORDER_LINES.c.order_id == bindparam("b_order_id"),
     ORDER_LINES.c.line_no == bindparam("b_line_no"),
 )
-_DELETE_LINES = delete(ORDER_LINES).where(
-    ORDER_LINES.c.order_id == bindparam("order_id"),
-    ORDER_LINES.c.line_no.in_(bindparam("line_nos", expanding=True)),
+_DELETE_LINE = delete(ORDER_LINES).where(
+    ORDER_LINES.c.order_id == bindparam("b_order_id"),
+    ORDER_LINES.c.line_no == bindparam("b_line_no"),
 )
+_DELETE_ALL_LINES = delete(ORDER_LINES).where(ORDER_LINES.c.order_id == bindparam("b_order_id"))
 
 
 def order_values(order: Order) -> dict[str, Any]:
@@ -166,29 +176,65 @@ def _line_row(order_id: str, line: OrderLine) -> dict[str, Any]:
 
 @dataclass(slots=True)
 class _Loaded:
-    """What the database holds for an order this transaction touched."""
+    """What the database holds for an order this transaction read: its version and lines
+    (None: the lines are unknown, so a save rewrites them all)."""
 
     version: int
-    lines: dict[int, tuple[Any, ...]]
+    lines: dict[int, tuple[Any, ...]] | None
+
+
+@dataclass(slots=True)
+class _Changes:
+    """Rows to send for the orders a transaction changed, one statement per list."""
+
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    line_deletes: list[dict[str, Any]] = field(default_factory=list)
+    all_line_deletes: list[dict[str, Any]] = field(default_factory=list)
+    line_updates: list[dict[str, Any]] = field(default_factory=list)
+    line_inserts: list[dict[str, Any]] = field(default_factory=list)
 
 
 class SqlOrders:
     def __init__(self, uow: SqlUnitOfWork) -> None:
         self._uow = uow
         self._orders: dict[str, Order] = {}
-        self._loaded: dict[str, _Loaded] = {}
+        # None for an order added in this transaction (not in the database yet).
+        self._loaded: dict[str, _Loaded | None] = {}
+        self._absent: set[str] = set()  # known not to be stored
 
     def forget(self) -> None:
-        """The transaction ended: what it loaded may be stale now."""
+        """The transaction ended: what it read may be stale now."""
         self._orders.clear()
         self._loaded.clear()
+        self._absent.clear()
 
     def get(self, order_id: str) -> Order | None:
-        if order_id in self._orders:
-            return self._orders[order_id]
-        rows = self._uow.execute(_LOAD, {"order_id": order_id}).all()
+        order = self._orders.get(order_id)
+        if order is not None or order_id in self._absent:
+            return order
+        rows = list(self._uow.execute(_LOAD, {"order_id": order_id}))
         if not rows:
+            self._absent.add(order_id)
             return None
+        return self._load(rows)
+
+    def prefetch(self, order_ids: list[str]) -> None:
+        wanted = [x for x in dict.fromkeys(order_ids) if x not in self._orders]
+        wanted = [x for x in wanted if x not in self._absent]
+        if not wanted:
+            return
+        by_order: dict[str, list[Row[Any]]] = {}
+        for row in self._uow.execute(_LOAD_MANY, {"order_ids": wanted}):
+            by_order.setdefault(row.order_id, []).append(row)
+        for order_id in wanted:
+            rows = by_order.get(order_id)
+            if rows is None:
+                self._absent.add(order_id)
+            else:
+                self._load(rows)
+
+    def _load(self, rows: list[Row[Any]]) -> Order:
         order = order_from_row(rows[0])
         if rows[0].l_line_no is not None:
             order.lines = {row.l_line_no: line_from_row(row) for row in rows}
@@ -196,48 +242,88 @@ class SqlOrders:
         return order
 
     def add(self, order: Order) -> None:
-        self._uow.execute(insert(ORDERS), order_values(order))
-        if order.lines:
-            rows = [_line_row(order.order_id, x) for x in order.lines.values()]
-            self._uow.execute(insert(ORDER_LINES), rows)
-        self._remember(order)
+        order_id = order.order_id
+        known = order_id in self._orders
+        if known or (order_id not in self._absent and self._stored(order_id)):
+            raise ConcurrencyConflict(f"order {order_id} was created concurrently")
+        self._orders[order_id] = order
+        self._loaded[order_id] = None
+        self._absent.discard(order_id)
+        self._uow.staged.orders[order_id] = order
+
+    def _stored(self, order_id: str) -> bool:
+        return self._uow.execute(_EXISTS, {"order_id": order_id}).first() is not None
 
     def save(self, order: Order) -> None:
-        loaded = self._loaded.get(order.order_id)
-        expected = loaded.version if loaded else order.version
-        values = order_values(order)
-        del values["order_id"]
-        values.update(version=expected + 1, b_order_id=order.order_id, b_version=expected)
-        if self._uow.execute(_UPDATE_ORDER, values).rowcount != 1:
-            raise ConcurrencyConflict(
-                f"order {order.order_id} changed since version {expected} was read; retry"
-            )
-        self._save_lines(order, loaded.lines if loaded else None)
-        order.version = expected + 1
-        self._remember(order)
-
-    def _save_lines(self, order: Order, before: dict[int, tuple[Any, ...]] | None) -> None:
+        """Written at commit, if the stored version is still the one read (else a
+        ConcurrencyConflict at commit)."""
         order_id = order.order_id
-        if before is None:  # an order this transaction did not load: rewrite its lines
-            self._uow.execute(delete(ORDER_LINES).where(ORDER_LINES.c.order_id == order_id))
-            before = {}
-        removed = [n for n in before if n not in order.lines]
-        if removed:
-            self._uow.execute(_DELETE_LINES, {"order_id": order_id, "line_nos": removed})
-        added, changed = [], []
-        for line_no, line in order.lines.items():
-            fields = before.get(line_no)
-            if fields is None:
-                added.append(_line_row(order_id, line))
-            elif any(a is not b for a, b in zip(fields, line_fields(line), strict=True)):
-                row = dict(zip(_LINE_FIELDS, line_fields(line), strict=True))
-                changed.append({**row, "b_order_id": order_id, "b_line_no": line_no})
-        if changed:
-            self._uow.execute(_UPDATE_LINE, changed)
-        if added:
-            self._uow.execute(insert(ORDER_LINES), added)
+        if self._orders.get(order_id) is not order:  # not read in this transaction
+            self._orders[order_id] = order
+            self._loaded[order_id] = _Loaded(order.version, None)
+            self._absent.discard(order_id)
+        order.version += 1
+        self._uow.staged.orders[order_id] = order
+
+    def flush(self, orders: dict[str, Order]) -> None:
+        if not orders:
+            return
+        changes = _Changes()
+        for order_id, order in orders.items():
+            loaded = self._loaded[order_id]
+            if loaded is None:
+                changes.inserts.append(order_values(order))
+                changes.line_inserts.extend(_line_row(order_id, x) for x in order.lines.values())
+            else:
+                values = order_values(order)
+                del values["order_id"]
+                values.update(b_order_id=order_id, b_version=loaded.version)
+                changes.updates.append(values)
+                _line_changes(order, loaded.lines, changes)
+        self._send(changes)
+        for order in orders.values():
+            self._remember(order)
+
+    def _send(self, changes: _Changes) -> None:
+        execute = self._uow.execute
+        if changes.inserts:
+            execute(insert(ORDERS), changes.inserts)
+        if changes.updates:
+            updated = execute(_UPDATE_ORDER, changes.updates).rowcount
+            if updated != len(changes.updates):
+                stale = ", ".join(sorted(x["b_order_id"] for x in changes.updates))
+                raise ConcurrencyConflict(
+                    f"an order among {stale} changed since it was read; retry"
+                )
+        if changes.all_line_deletes:
+            execute(_DELETE_ALL_LINES, changes.all_line_deletes)
+        if changes.line_deletes:
+            execute(_DELETE_LINE, changes.line_deletes)
+        if changes.line_updates:
+            execute(_UPDATE_LINE, changes.line_updates)
+        if changes.line_inserts:
+            execute(insert(ORDER_LINES), changes.line_inserts)
 
     def _remember(self, order: Order) -> None:
         self._orders[order.order_id] = order
         lines = {n: line_fields(x) for n, x in order.lines.items()}
         self._loaded[order.order_id] = _Loaded(order.version, lines)
+
+
+def _line_changes(
+    order: Order, before: dict[int, tuple[Any, ...]] | None, changes: _Changes
+) -> None:
+    order_id = order.order_id
+    if before is None:  # lines not read in this transaction: rewrite them all
+        changes.all_line_deletes.append({"b_order_id": order_id})
+        before = {}
+    for line_no in before:
+        if line_no not in order.lines:
+            changes.line_deletes.append({"b_order_id": order_id, "b_line_no": line_no})
+    for line_no, line in order.lines.items():
+        fields = before.get(line_no)
+        if fields is None:
+            changes.line_inserts.append(_line_row(order_id, line))
+        elif any(a is not b for a, b in zip(fields, line_fields(line), strict=True)):
+            row = dict(zip(_LINE_FIELDS, line_fields(line), strict=True))
+            changes.line_updates.append({**row, "b_order_id": order_id, "b_line_no": line_no})

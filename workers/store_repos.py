@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, Table, bindparam, insert, select
+from sqlalchemy import Row, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -20,6 +20,8 @@ from schemas.tables import (
 )
 from workflows.commands import PaymentTerms, Side
 from workflows.setup import Party, PrepaymentRule
+
+_MISSING = object()
 
 if TYPE_CHECKING:
     from workers.store import SqlUnitOfWork
@@ -38,18 +40,20 @@ def upsert_statement(dialect: str, table: Table, keys: tuple[str, ...]) -> Inser
 
 
 @cache
-def insert_if_absent(dialect: str, table: Table) -> Insert:
-    # Without preserve_rowcount an INSERT's rowcount is not kept (psycopg reports -1).
-    statement = _insert(dialect, table).on_conflict_do_nothing()
-    return statement.execution_options(preserve_rowcount=True)
-
-
-@cache
-def next_number_statement(dialect: str) -> Insert:
-    statement = _insert(dialect, NUMBER_SERIES).values(series=bindparam("series"), last_number=1)
+def lock_series_statement(dialect: str) -> Insert:
+    """The series' last number, its row created if missing and locked until the transaction
+    ends (a no-op update takes the row lock on PostgreSQL; SQLite locks the whole database)."""
+    statement = _insert(dialect, NUMBER_SERIES).values(series=bindparam("series"), last_number=0)
     return statement.on_conflict_do_update(
-        index_elements=["series"], set_={"last_number": NUMBER_SERIES.c.last_number + 1}
+        index_elements=["series"], set_={"last_number": NUMBER_SERIES.c.last_number}
     ).returning(NUMBER_SERIES.c.last_number)
+
+
+_SET_NUMBER = (
+    update(NUMBER_SERIES)
+    .where(NUMBER_SERIES.c.series == bindparam("b_series"))
+    .values(last_number=bindparam("last_number"))
+)
 
 
 # --- setup ---------------------------------------------------------------------------------
@@ -122,41 +126,102 @@ _RULES_FOR_ITEM = (
 class SqlParties:
     def __init__(self, uow: SqlUnitOfWork) -> None:
         self._uow = uow
+        self._read: dict[str, Party | None] = {}
+
+    def forget(self) -> None:
+        self._read.clear()
 
     def get(self, party_id: str) -> Party | None:
-        row = self._uow.execute(_GET_PARTY, {"party_id": party_id}).first()
-        return None if row is None else party_from_row(row)
+        uow = self._uow
+        staged = uow.staged.parties.get(party_id) or uow.held.parties.get(party_id)
+        if staged is not None:
+            return staged
+        if party_id not in self._read:
+            row = uow.execute(_GET_PARTY, {"party_id": party_id}).first()
+            self._read[party_id] = None if row is None else party_from_row(row)
+        return self._read[party_id]
 
     def upsert(self, party: Party) -> None:
-        statement = upsert_statement(self._uow.dialect, PARTIES, ("party_id",))
-        self._uow.execute(statement, party_values(party))
+        self._uow.staged.parties[party.party_id] = party
+
+    def flush(self, parties: dict[str, Party]) -> None:
+        if parties:
+            statement = upsert_statement(self._uow.dialect, PARTIES, ("party_id",))
+            self._uow.execute(statement, [party_values(x) for x in parties.values()])
+
+
+_RULE_KEYS = tuple(c.name for c in PREPAYMENT_RULES.primary_key.columns)
+
+
+def _rule_order(rule: PrepaymentRule) -> tuple[str, ...]:
+    """The order of the rules table's key, which the database returns rules in."""
+    values = rule_values(rule)
+    return tuple(str(values[name]) for name in _RULE_KEYS)
 
 
 class SqlRules:
     def __init__(self, uow: SqlUnitOfWork) -> None:
         self._uow = uow
+        self._read: dict[tuple[str, str], list[PrepaymentRule]] = {}
+
+    def forget(self) -> None:
+        self._read.clear()
 
     def for_item(self, side: Side, item_id: str) -> list[PrepaymentRule]:
-        rows = self._uow.execute(_RULES_FOR_ITEM, {"side": side, "item_id": item_id})
-        return [rule_from_row(row) for row in rows]
+        stored = self._read.get((side, item_id))
+        if stored is None:
+            rows = self._uow.execute(_RULES_FOR_ITEM, {"side": side, "item_id": item_id})
+            stored = self._read[(side, item_id)] = [rule_from_row(row) for row in rows]
+        staged = [
+            rule
+            for writes in (self._uow.held, self._uow.staged)
+            for rule in writes.rules.values()
+            if rule.side == side and rule.item_id == item_id
+        ]
+        if not staged:
+            return list(stored)
+        merged = {rule.key: rule for rule in stored}
+        merged.update((rule.key, rule) for rule in staged)
+        return sorted(merged.values(), key=_rule_order)
 
     def upsert(self, rule: PrepaymentRule) -> None:
-        keys = tuple(c.name for c in PREPAYMENT_RULES.primary_key.columns)
-        statement = upsert_statement(self._uow.dialect, PREPAYMENT_RULES, keys)
-        self._uow.execute(statement, rule_values(rule))
+        self._uow.staged.rules[rule.key] = rule
+
+    def flush(self, rules: dict[tuple[object, ...], PrepaymentRule]) -> None:
+        if rules:
+            statement = upsert_statement(self._uow.dialect, PREPAYMENT_RULES, _RULE_KEYS)
+            self._uow.execute(statement, [rule_values(x) for x in rules.values()])
 
 
 # --- numbers, vendor document numbers, inbox -------------------------------------------------
 
 
 class SqlNumbers:
+    """Gapless series: the first number a transaction takes locks the series' row until it
+    ends; numbers are counted in memory and the last one written at commit."""
+
     def __init__(self, uow: SqlUnitOfWork) -> None:
         self._uow = uow
+        self._locked: dict[str, int] = {}
+
+    def forget(self) -> None:
+        self._locked.clear()
 
     def next(self, series: str) -> int:
-        statement = next_number_statement(self._uow.dialect)
-        number: int = self._uow.execute(statement, {"series": series}).scalar_one()
-        return number
+        uow = self._uow
+        last = uow.staged.numbers.get(series) or uow.held.numbers.get(series)
+        if last is None:
+            last = self._locked.get(series)
+        if last is None:
+            statement = lock_series_statement(uow.dialect)
+            last = self._locked[series] = uow.execute(statement, {"series": series}).scalar_one()
+        uow.staged.numbers[series] = last + 1
+        return last + 1
+
+    def flush(self, numbers: dict[str, int]) -> None:
+        if numbers:
+            rows = [{"b_series": series, "last_number": n} for series, n in numbers.items()]
+            self._uow.execute(_SET_NUMBER, rows)
 
 
 _EXTERNAL_USED = select(EXTERNAL_DOCUMENT_NUMBERS.c.number).where(
@@ -170,39 +235,79 @@ class SqlExternalNumbers:
         self._uow = uow
 
     def is_used(self, party_id: str, number: str) -> bool:
+        key = (party_id, number)
+        if key in self._uow.staged.external_numbers or key in self._uow.held.external_numbers:
+            return True
         found = self._uow.execute(_EXTERNAL_USED, {"party_id": party_id, "number": number})
         return found.first() is not None
 
     def claim(self, party_id: str, number: str) -> None:
+        self._uow.staged.external_numbers[(party_id, number)] = None
+
+    def flush(self, numbers: dict[tuple[str, str], None]) -> None:
         # A concurrent claim of the same number fails on the key: a retryable conflict.
-        values = {"party_id": party_id, "number": number}
-        self._uow.execute(insert(EXTERNAL_DOCUMENT_NUMBERS), values)
+        if numbers:
+            rows = [{"party_id": party, "number": number} for party, number in numbers]
+            self._uow.execute(insert(EXTERNAL_DOCUMENT_NUMBERS), rows)
 
 
 _FINGERPRINT = select(INBOX.c.fingerprint).where(INBOX.c.command_id == bindparam("command_id"))
+_FINGERPRINTS = select(INBOX.c.command_id, INBOX.c.fingerprint).where(
+    INBOX.c.command_id.in_(bindparam("command_ids", expanding=True))
+)
 
 
 class SqlInbox:
+    """Command ids already processed. A claim is only recorded at commit, as a plain insert:
+    if another transaction claimed the same id meanwhile (a redelivery racing the first
+    delivery), the insert fails on the key (on PostgreSQL after waiting for that transaction)
+    and the whole transaction is redone, and then sees the id as a duplicate."""
+
     def __init__(self, uow: SqlUnitOfWork) -> None:
         self._uow = uow
+        self._read: dict[str, str | object | None] = {}  # id -> fingerprint, or _MISSING
+
+    def forget(self) -> None:
+        self._read.clear()
+
+    def prefetch(self, command_ids: list[str]) -> None:
+        wanted = [x for x in dict.fromkeys(command_ids) if x not in self._read]
+        if not wanted:
+            return
+        rows = self._uow.execute(_FINGERPRINTS, {"command_ids": wanted})
+        found: dict[str, str | None] = {row.command_id: row.fingerprint for row in rows}
+        for command_id in wanted:
+            self._read[command_id] = found.get(command_id, _MISSING)
+
+    def _stored(self, command_id: str) -> str | object | None:
+        """The fingerprint stored with the id, None if stored without one, else _MISSING."""
+        if command_id not in self._read:
+            row = self._uow.execute(_FINGERPRINT, {"command_id": command_id}).first()
+            self._read[command_id] = _MISSING if row is None else row.fingerprint
+        return self._read[command_id]
+
+    def _known(self, command_id: str) -> dict[str, Any] | None:
+        return self._uow.staged.inbox.get(command_id) or self._uow.held.inbox.get(command_id)
 
     def claim(self, command_id: str, fingerprint: str | None = None) -> bool:
-        """Insert the id, or do nothing if it is there. On PostgreSQL a claim of an id that
-        another transaction holds uncommitted waits for it, so a redelivery racing the first
-        delivery is still seen as a duplicate once that one commits."""
-        statement = insert_if_absent(self._uow.dialect, INBOX)
-        values = {
+        if self._known(command_id) is not None or self._stored(command_id) is not _MISSING:
+            return False
+        self._uow.staged.inbox[command_id] = {
             "command_id": command_id,
             "processed_at": datetime.now(UTC),
             "fingerprint": fingerprint,
         }
-        claimed = self._uow.execute(statement, values).rowcount == 1
-        if claimed:
-            self._uow.correlation_id = command_id
-        return claimed
+        self._uow.correlation_id = command_id
+        return True
 
     def fingerprint(self, command_id: str) -> str | None:
-        found: str | None = self._uow.execute(
-            _FINGERPRINT, {"command_id": command_id}
-        ).scalar_one_or_none()
-        return found
+        known = self._known(command_id)
+        if known is not None:
+            value: str | None = known["fingerprint"]
+            return value
+        stored = self._stored(command_id)
+        return None if stored is _MISSING else stored  # type: ignore[return-value]
+
+    def flush(self, claims: dict[str, dict[str, Any]]) -> None:
+        if claims:
+            self._uow.execute(insert(INBOX), list(claims.values()))

@@ -519,6 +519,7 @@ class SqlStoreContract(StoreContract):
         stale.lines[1].quantity = D("7")
         with run.backend.uow() as uow, pytest.raises(ConcurrencyConflict):
             uow.orders.save(stale)
+            uow.commit()  # writes are held back until here
         order = run.order("SO-1")
         assert order.lines[1].quantity == D("5") and order.version == 1
 

@@ -76,8 +76,8 @@ def test_postgresql_lock_timeout_is_a_conflict(pg_engine: Engine, pg_url: URL) -
     impatient = make_engine(pg_url, lock_timeout_ms=100)
     try:
         with SqlUnitOfWork(pg_engine) as first:
-            assert first.inbox.claim("cmd-1")
+            assert first.numbers.next("sales.invoice") == 1  # locks the series
             with SqlUnitOfWork(impatient) as second, pytest.raises(ConcurrencyConflict):
-                second.inbox.claim("cmd-1")  # waits for the first to decide, then gives up
+                second.numbers.next("sales.invoice")  # waits for the first, then gives up
     finally:
         impatient.dispose()
