@@ -4,35 +4,35 @@ per-message publisher confirm, ack. No domain logic at all.
 
     python bench/naive_worker.py --commands 5000 [--database-url URL] [--amqp-url URL] [--json]
 
-It publishes N small commands to its own queue, consumes them, and measures from the first
-publish to the last event received downstream, like `prepay bench`.
+It runs in a process of its own; the load generator of `prepay bench`
+(`workers.bench_driver`) publishes N small commands to its queue and measures from the first
+publish to the last event received downstream.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import threading
-import time
+import multiprocessing
 import uuid
+from typing import Any
 
 import pika
 from sqlalchemy import create_engine, text
+
+from workers.bench_driver import Driver, Message
 
 QUEUE = "bench.naive.commands"
 EVENTS = "bench.naive.events"
 
 
-def setup(channel: pika.adapters.blocking_connection.BlockingChannel) -> str:
+def setup(channel: pika.adapters.blocking_connection.BlockingChannel) -> None:
     channel.queue_declare(QUEUE, durable=True)
     channel.queue_purge(QUEUE)
     channel.exchange_declare(EVENTS, exchange_type="fanout", durable=True)
-    sink = channel.queue_declare("", exclusive=True).method.queue
-    channel.queue_bind(sink, EVENTS)
-    return str(sink)
 
 
-def worker(database_url: str, amqp_url: str, stop: threading.Event) -> None:
+def worker(database_url: str, amqp_url: str, stop: Any, ready: Any) -> None:
     engine = create_engine(database_url)
     with engine.begin() as db:
         db.execute(
@@ -49,6 +49,7 @@ def worker(database_url: str, amqp_url: str, stop: threading.Event) -> None:
     channel = connection.channel()
     channel.confirm_delivery()
     channel.basic_qos(prefetch_count=1)
+    ready.set()
     for method, properties, body in channel.consume(QUEUE, inactivity_timeout=0.2):
         if stop.is_set():
             break
@@ -79,39 +80,36 @@ def worker(database_url: str, amqp_url: str, stop: threading.Event) -> None:
 
 
 def run(commands: int, database_url: str, amqp_url: str) -> dict[str, float]:
+    """The naive worker in a process of its own (as prepay's service runs), fed and timed by
+    the same load generator as `prepay bench`."""
     connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    channel = connection.channel()
-    sink = setup(channel)
-    stop = threading.Event()
-    thread = threading.Thread(target=worker, args=(database_url, amqp_url, stop), daemon=True)
-    thread.start()
-    time.sleep(0.5)
-    sent: dict[str, float] = {}
-    latencies: list[float] = []
-    started = time.perf_counter()
-    for n in range(commands):
-        message_id = f"naive-{n}-{uuid.uuid4()}"
-        sent[message_id] = time.perf_counter()
-        body = json.dumps({"id": message_id, "type": "order.create", "data": {"n": n}})
-        channel.basic_publish("", QUEUE, body, pika.BasicProperties(message_id=message_id))
-    received = 0
-    for method, properties, _body in channel.consume(sink, auto_ack=True, inactivity_timeout=30):
-        if method is None:
-            break
-        latencies.append(time.perf_counter() - sent[properties.correlation_id])
-        received += 1
-        if received == commands:
-            break
-    elapsed = time.perf_counter() - started
-    stop.set()
-    thread.join(10)
+    setup(connection.channel())
     connection.close()
-    latencies.sort()
+    context = multiprocessing.get_context("spawn")
+    stop, ready = context.Event(), context.Event()
+    process = context.Process(target=worker, args=(database_url, amqp_url, stop, ready))
+    process.start()
+    try:
+        if not ready.wait(60):
+            raise TimeoutError("the naive worker did not start")
+        messages = []
+        for n in range(commands):
+            message_id = f"naive-{n}-{uuid.uuid4()}"
+            body = json.dumps({"id": message_id, "type": "order.create", "data": {"n": n}})
+            properties = pika.BasicProperties(message_id=message_id)
+            messages.append(Message("", QUEUE, body.encode(), properties, message_id))
+        timing = Driver(amqp_url, messages, (EVENTS, "")).run()
+    finally:
+        stop.set()
+        process.join(10)
+        if process.is_alive():
+            process.kill()
+    latencies = sorted(timing.latencies)
     return {
         "commands": commands,
-        "received": received,
-        "seconds": elapsed,
-        "commands_per_s": received / elapsed,
+        "received": timing.answered,
+        "seconds": timing.seconds,
+        "commands_per_s": timing.answered / timing.seconds,
         "p50_ms": latencies[len(latencies) // 2] * 1000 if latencies else float("nan"),
         "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else float("nan"),
     }

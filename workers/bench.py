@@ -26,6 +26,7 @@ import pika
 from pika.exceptions import ChannelClosedByBroker
 
 from workers import db, topology
+from workers.bench_driver import Driver, Message
 from workers.config import Settings
 from workflows.bus import process
 from workflows.commands import CreateOrder, InvoicePrepayment, LineInput, UpsertParty
@@ -135,21 +136,23 @@ def _envelope(command_type: str, data: dict[str, Any], subject: str) -> tuple[st
     return command_id, json.dumps(body).encode()
 
 
-def _publish(channel: Any, command_type: str, data: dict[str, Any], subject: str) -> str:
+def command_message(command_type: str, data: dict[str, Any], subject: str) -> Message:
+    """A command as upstream systems publish it; its events answer it by correlation id."""
     command_id, body = _envelope(command_type, data, subject)
-    channel.basic_publish(
-        topology.COMMANDS,
-        command_type,
-        body,
-        pika.BasicProperties(
-            message_id=command_id,
-            type=command_type,
-            delivery_mode=2,
-            content_type="application/cloudevents+json",
-            headers={"subject": subject},
-        ),
+    properties = pika.BasicProperties(
+        message_id=command_id,
+        type=command_type,
+        delivery_mode=2,
+        content_type="application/cloudevents+json",
+        headers={"subject": subject},
     )
-    return command_id
+    return Message(topology.COMMANDS, command_type, body, properties, command_id)
+
+
+def _publish(channel: Any, command_type: str, data: dict[str, Any], subject: str) -> str:
+    message = command_message(command_type, data, subject)
+    channel.basic_publish(message.exchange, message.routing_key, message.body, message.properties)
+    return message.answer_id
 
 
 def _rss_mb(root_pid: int) -> float:
@@ -206,6 +209,8 @@ def waiting_commands(amqp_url: str, shards: int) -> int:
 
 
 def run(settings: Settings, commands: int, workers: int = 1, rate: float | None = None) -> Figures:
+    """Publish `commands` commands (at `rate` per second, or as fast as the broker takes
+    them) to a freshly started service and time them until each has its first event."""
     db.upgrade(settings.database_url)
     orders = max(1, commands // 4)
     connection = pika.BlockingConnection(pika.URLParameters(settings.amqp_url))
@@ -213,8 +218,6 @@ def run(settings: Settings, commands: int, workers: int = 1, rate: float | None 
     topology.declare(channel, settings.shards)
     for shard in range(settings.shards):
         channel.queue_purge(topology.shard_queue(shard))
-    sink = channel.queue_declare("", exclusive=True).method.queue
-    channel.queue_bind(sink, topology.EVENTS, "#")
     env = {
         **os.environ,
         "PREPAY_DATABASE_URL": settings.database_url,
@@ -232,30 +235,13 @@ def run(settings: Settings, commands: int, workers: int = 1, rate: float | None 
         _publish(channel, "party.upsert", PARTY, "BENCH-C")
         time.sleep(0.5)
         amount = prepayment_gross()
-        sent: dict[str, float] = {}
-        latencies: list[float] = []
-        started = time.perf_counter()
-        for index, (command_type, data) in enumerate(
-            life_cycles(orders, uuid.uuid4().hex[:8], amount)
-        ):
-            if rate:
-                pause = started + index / rate - time.perf_counter()
-                if pause > 0:
-                    connection.sleep(pause)
-            command_id = _publish(channel, command_type, data, data["order_id"])
-            sent[command_id] = time.perf_counter()
-        total = len(sent)
-        for method, properties, _body in channel.consume(
-            sink, auto_ack=True, inactivity_timeout=60
-        ):
-            if method is None:
-                raise TimeoutError(f"only {len(latencies)} of {total} commands answered")
-            published = sent.pop(properties.correlation_id or "", None)
-            if published is not None:
-                latencies.append(time.perf_counter() - published)
-                if not sent:
-                    break
-        elapsed = time.perf_counter() - started
+        run_id = uuid.uuid4().hex[:8]
+        messages = [
+            command_message(command_type, data, data["order_id"])
+            for command_type, data in life_cycles(orders, run_id, amount)
+        ]
+        driver = Driver(settings.amqp_url, messages, (topology.EVENTS, "#"), rate=rate)
+        timing = driver.run()
         rss = _rss_mb(service.pid)
     finally:
         service.send_signal(signal.SIGTERM)
@@ -264,13 +250,13 @@ def run(settings: Settings, commands: int, workers: int = 1, rate: float | None 
         except subprocess.TimeoutExpired:
             service.kill()
         connection.close()
-    latencies.sort()
+    latencies = sorted(timing.latencies)
     return Figures(
-        commands=total,
+        commands=timing.answered,
         orders=orders,
         workers=workers,
-        seconds=round(elapsed, 3),
-        commands_per_s=round(total / elapsed, 1),
+        seconds=round(timing.seconds, 3),
+        commands_per_s=round(timing.answered / timing.seconds, 1),
         p50_ms=round(latencies[len(latencies) // 2] * 1000, 2),
         p99_ms=round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000, 2),
         rss_mb=round(rss, 1),

@@ -175,6 +175,10 @@ def demo(
 def bench(
     commands: Annotated[int, typer.Option("--commands", "-n", min=4, help="Commands to send.")],
     workers: Annotated[int, typer.Option("--workers", "-w", min=1)] = 1,
+    rate: Annotated[
+        float | None,
+        typer.Option("--rate", min=1, help="Commands per second to send (default: at once)."),
+    ] = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Also print the figures as one JSON line, last.")
     ] = False,
@@ -186,8 +190,9 @@ def bench(
 ) -> None:
     """Measure throughput and latency end to end (purges the command shard queues first).
 
-    Starts `prepay serve --workers K`, sends N commands as whole order life cycles and waits
-    for their events; the last line with --json is the figures as one JSON object."""
+    Starts `prepay serve --workers K`, sends N commands as whole order life cycles (all at
+    once, or --rate per second) and waits for their events; the last line with --json is the
+    figures as one JSON object."""
     from workers import bench as benchmark
 
     settings = settings_from(database_url=database_url, amqp_url=amqp_url)
@@ -198,7 +203,7 @@ def bench(
                 f"the shard queues hold {waiting} command(s) that the benchmark would purge; "
                 "give --yes to purge them, or run it against a broker (vhost) of its own"
             )
-        figures = benchmark.run(settings, commands, workers)
+        figures = benchmark.run(settings, commands, workers, rate)
     print(benchmark.report(figures, json_output))
 
 

@@ -273,3 +273,20 @@ def test_bench_prints_its_figures_with_json_last(broker: Broker, tmp_path: Path)
     assert figures["commands_per_s"] > 0
     assert 0 < figures["p50_ms"] <= figures["p99_ms"]
     assert figures["rss_mb"] > 0
+
+
+def test_bench_sends_at_the_rate_asked(broker: Broker, tmp_path: Path) -> None:
+    with broker.vhost() as amqp_url:
+        env = {"PREPAY_AMQP_URL": amqp_url, "PREPAY_DATABASE_URL": f"sqlite:///{tmp_path}/b.db"}
+        done = CliRunner().invoke(
+            cli_app,
+            ["bench", "--commands", "40", "--rate", "20", "--json"],
+            env=env,
+            catch_exceptions=False,
+        )
+    assert done.exit_code == 0, done.output
+    figures = json.loads(done.output.strip().splitlines()[-1])
+    assert figures["commands"] == 40
+    # The 40th command leaves 39/20 s after the first: the run cannot be shorter.
+    assert figures["seconds"] >= 39 / 20
+    assert figures["commands_per_s"] <= 20.5
