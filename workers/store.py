@@ -202,6 +202,15 @@ class SqlUnitOfWork(AbstractUnitOfWork):
                 raise _conflict(error) from error
             raise
 
+    def execute_driver_sql(self, sql: str, parameters: list[tuple[Any, ...]]) -> None:
+        """A statement in the driver's own dialect, run for each tuple of `parameters`."""
+        try:
+            self.connection().exec_driver_sql(sql, parameters)
+        except DBAPIError as error:
+            if is_conflict(error):
+                raise _conflict(error) from error
+            raise
+
     def record_events(self, events: list[Event]) -> None:
         event_rows(self.correlation_id, events, self.staged.events)
 

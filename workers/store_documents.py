@@ -7,9 +7,10 @@ import json
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, bindparam, insert, select
+from sqlalchemy import Row, bindparam, select
 
 from schemas.tables import DOCUMENT_LINES, LEDGER_ENTRIES, PAYMENTS, POSTED_DOCUMENTS
+from workers.store_bulk import insert_many
 from workflows.documents import Amounts, DocumentLine, LedgerEntry, PostedDocument
 from workflows.payments import PaymentRecord
 
@@ -151,25 +152,22 @@ class SqlDocuments:
     def flush(self, documents: list[PostedDocument], payments: list[PaymentRecord]) -> None:
         """Headers, then their lines and ledger entries, then payments: one insert each."""
         if documents:
-            execute = self._uow.execute
-            execute(insert(POSTED_DOCUMENTS), [document_values(x) for x in documents])
+            uow = self._uow
+            insert_many(uow, POSTED_DOCUMENTS, [document_values(x) for x in documents])
             lines = [
                 document_line_values(document.document_no, position, line)
                 for document in documents
                 for position, line in enumerate(document.lines)
             ]
-            if lines:
-                execute(insert(DOCUMENT_LINES), lines)
+            insert_many(uow, DOCUMENT_LINES, lines)
             ledger = [
                 {"document_no": document.document_no, "position": position}
                 | {"account": entry.account, "debit": entry.debit, "credit": entry.credit}
                 for document in documents
                 for position, entry in enumerate(document.ledger)
             ]
-            if ledger:
-                execute(insert(LEDGER_ENTRIES), ledger)
-        if payments:
-            self._uow.execute(insert(PAYMENTS), [payment_values(x) for x in payments])
+            insert_many(uow, LEDGER_ENTRIES, ledger)
+        insert_many(self._uow, PAYMENTS, [payment_values(x) for x in payments])
 
     def for_order(self, order_id: str) -> list[PostedDocument]:
         key = {"order_id": order_id}

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, bindparam, delete, insert, select, update
+from sqlalchemy import Row, bindparam, delete, select, update
 
 from schemas.tables import ORDER_LINES, ORDERS
+from workers.store_bulk import insert_many
 from workflows.commands import PaymentTerms
 from workflows.errors import ConcurrencyConflict
 from workflows.order import Order, OrderLine, PrepaymentInvoiceBalance
@@ -286,8 +287,7 @@ class SqlOrders:
 
     def _send(self, changes: _Changes) -> None:
         execute = self._uow.execute
-        if changes.inserts:
-            execute(insert(ORDERS), changes.inserts)
+        insert_many(self._uow, ORDERS, changes.inserts)
         if changes.updates:
             updated = execute(_UPDATE_ORDER, changes.updates).rowcount
             if updated != len(changes.updates):
@@ -301,8 +301,7 @@ class SqlOrders:
             execute(_DELETE_LINE, changes.line_deletes)
         if changes.line_updates:
             execute(_UPDATE_LINE, changes.line_updates)
-        if changes.line_inserts:
-            execute(insert(ORDER_LINES), changes.line_inserts)
+        insert_many(self._uow, ORDER_LINES, changes.line_inserts)
 
     def _remember(self, order: Order) -> None:
         self._orders[order.order_id] = order

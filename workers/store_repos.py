@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, Table, bindparam, insert, select, update
+from sqlalchemy import Row, Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -18,6 +18,7 @@ from schemas.tables import (
     PARTIES,
     PREPAYMENT_RULES,
 )
+from workers.store_bulk import insert_many
 from workflows.commands import PaymentTerms, Side
 from workflows.setup import Party, PrepaymentRule
 
@@ -248,7 +249,7 @@ class SqlExternalNumbers:
         # A concurrent claim of the same number fails on the key: a retryable conflict.
         if numbers:
             rows = [{"party_id": party, "number": number} for party, number in numbers]
-            self._uow.execute(insert(EXTERNAL_DOCUMENT_NUMBERS), rows)
+            insert_many(self._uow, EXTERNAL_DOCUMENT_NUMBERS, rows)
 
 
 _FINGERPRINT = select(INBOX.c.fingerprint).where(INBOX.c.command_id == bindparam("command_id"))
@@ -310,4 +311,4 @@ class SqlInbox:
 
     def flush(self, claims: dict[str, dict[str, Any]]) -> None:
         if claims:
-            self._uow.execute(insert(INBOX), list(claims.values()))
+            insert_many(self._uow, INBOX, list(claims.values()))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from io import StringIO
 from typing import Any
 
@@ -88,6 +89,28 @@ def test_documents_print_alike_from_the_database_and_from_the_wire() -> None:
     data = event_examples()["prepayment_invoice.posted"].data
     from_wire = json.loads(encode_payload(data))  # amounts as strings, dates ISO
     assert rendered([from_wire]) == rendered([data])
+
+
+@pytest.mark.parametrize(
+    "text", ["Kunde zurückgetreten", "lone surrogate \ud800", "nul \x00 and \u2028"]
+)
+def test_event_payloads_carry_any_text_and_exact_values(text: str) -> None:
+    data = {"reason": text, "amount": Decimal("-0.00"), "total": Decimal("1E+3"),
+            "day": date(2026, 11, 27), "at": datetime(2026, 11, 27, 9, 30, tzinfo=UTC),
+            "lines": [{"net": Decimal("12.50")}]}  # fmt: skip
+    wire = json.loads(encode_payload(data))
+    assert wire == {"reason": text, "amount": "0.00", "total": "1000", "day": "2026-11-27",
+                    "at": "2026-11-27T09:30:00+00:00", "lines": [{"net": "12.50"}]}  # fmt: skip
+    typed = decode_typed(encode_typed(data))
+    assert typed == data
+    assert str(typed["total"]) == "1E+3" and str(typed["lines"][0]["net"]) == "12.50"
+
+
+def test_values_without_a_json_form_are_refused_by_both_encodings() -> None:
+    with pytest.raises(TypeError, match="set has no JSON form"):
+        encode_payload({"x": {1}})
+    with pytest.raises(TypeError, match="set cannot be stored"):
+        encode_typed({"x": {1}})
 
 
 # --- queues ----------------------------------------------------------------------------------
