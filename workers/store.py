@@ -202,10 +202,11 @@ class SqlUnitOfWork(AbstractUnitOfWork):
                 raise _conflict(error) from error
             raise
 
-    def execute_driver_sql(self, sql: str, parameters: list[tuple[Any, ...]]) -> None:
-        """A statement in the driver's own dialect, run for each tuple of `parameters`."""
+    def execute_driver_sql(self, sql: str, parameters: list[tuple[Any, ...]]) -> int:
+        """A statement in the driver's own dialect, run for each tuple of `parameters`;
+        returns the rows it changed in all."""
         try:
-            self.connection().exec_driver_sql(sql, parameters)
+            return self.connection().exec_driver_sql(sql, parameters).rowcount
         except DBAPIError as error:
             if is_conflict(error):
                 raise _conflict(error) from error

@@ -1,4 +1,5 @@
-"""Many rows into one table in one `executemany`, without SQLAlchemy's per-row bookkeeping.
+"""Many rows into (or updated in) one table with one `executemany`, without SQLAlchemy's
+per-row bookkeeping.
 
 A batch writes some 600 rows (inbox, outbox, history, documents, lines, ledger entries).
 Through `Connection.execute(insert(table), rows)` SQLAlchemy builds a parameter dictionary
@@ -48,19 +49,53 @@ def _plan(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> _Plan:
     return _Plan(sql, columns, tuple(processors))
 
 
+@cache
+def _update_plan(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> _Plan:
+    """UPDATE setting the plain keys where the "b_"-prefixed keys match (SQLAlchemy's own
+    convention for the bound values of a WHERE clause)."""
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    quote = dialect.identifier_preparer.quote
+    targets = [c for c in columns if not c.startswith("b_")]
+    keys = [c for c in columns if c.startswith("b_")]
+    sql = (
+        f"UPDATE {quote(table.name)} SET {', '.join(f'{quote(c)} = {marker}' for c in targets)}"
+        f" WHERE {' AND '.join(f'{quote(c[2:])} = {marker}' for c in keys)}"
+    )
+    ordered = (*targets, *keys)
+    processors = []
+    for position, name in enumerate(ordered):
+        column_type = table.c[name.removeprefix("b_")].type
+        processor = column_type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None:
+            processors.append((position, processor))
+    return _Plan(sql, ordered, tuple(processors))
+
+
+def update_many(uow: SqlUnitOfWork, table: Table, rows: Sequence[dict[str, Any]]) -> int:
+    """Update one row per dictionary: columns from its plain keys, chosen by its "b_" keys
+    (all dictionaries with the same keys, in the same order). Returns the rows updated."""
+    if not rows:
+        return 0
+    plan = _update_plan(uow.engine.dialect, table, tuple(rows[0]))
+    return uow.execute_driver_sql(plan.sql, _parameters(plan, rows))
+
+
+def _parameters(plan: _Plan, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    columns, processors = plan.columns, plan.processors
+    if not processors:
+        return [tuple(row[name] for name in columns) for row in rows]
+    parameters = []
+    for row in rows:
+        values = [row[name] for name in columns]
+        for position, processor in processors:
+            values[position] = processor(values[position])
+        parameters.append(tuple(values))
+    return parameters
+
+
 def insert_many(uow: SqlUnitOfWork, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert `rows` (dictionaries with the same keys, in the same order) into `table`."""
     if not rows:
         return
     plan = _plan(uow.engine.dialect, table, tuple(rows[0]))
-    columns, processors = plan.columns, plan.processors
-    if processors:
-        parameters = []
-        for row in rows:
-            values = [row[name] for name in columns]
-            for position, processor in processors:
-                values[position] = processor(values[position])
-            parameters.append(tuple(values))
-    else:
-        parameters = [tuple(row[name] for name in columns) for row in rows]
-    uow.execute_driver_sql(plan.sql, parameters)
+    uow.execute_driver_sql(plan.sql, _parameters(plan, rows))

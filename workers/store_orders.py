@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, bindparam, delete, select, update
+from sqlalchemy import Row, bindparam, delete, select
 
 from schemas.tables import ORDER_LINES, ORDERS
-from workers.store_bulk import insert_many
+from workers.store_bulk import insert_many, update_many
 from workflows.commands import PaymentTerms
 from workflows.errors import ConcurrencyConflict
 from workflows.order import Order, OrderLine, PrepaymentInvoiceBalance
@@ -60,13 +60,6 @@ _LOAD_MANY = (
     .order_by(ORDERS.c.order_id, ORDER_LINES.c.line_no)
 )
 _EXISTS = select(ORDERS.c.order_id).where(ORDERS.c.order_id == bindparam("order_id"))
-_UPDATE_ORDER = update(ORDERS).where(
-    ORDERS.c.order_id == bindparam("b_order_id"), ORDERS.c.version == bindparam("b_version")
-)
-_UPDATE_LINE = update(ORDER_LINES).where(
-    ORDER_LINES.c.order_id == bindparam("b_order_id"),
-    ORDER_LINES.c.line_no == bindparam("b_line_no"),
-)
 _DELETE_LINE = delete(ORDER_LINES).where(
     ORDER_LINES.c.order_id == bindparam("b_order_id"),
     ORDER_LINES.c.line_no == bindparam("b_line_no"),
@@ -289,7 +282,7 @@ class SqlOrders:
         execute = self._uow.execute
         insert_many(self._uow, ORDERS, changes.inserts)
         if changes.updates:
-            updated = execute(_UPDATE_ORDER, changes.updates).rowcount
+            updated = update_many(self._uow, ORDERS, changes.updates)
             if updated != len(changes.updates):
                 stale = ", ".join(sorted(x["b_order_id"] for x in changes.updates))
                 raise ConcurrencyConflict(
@@ -299,8 +292,7 @@ class SqlOrders:
             execute(_DELETE_ALL_LINES, changes.all_line_deletes)
         if changes.line_deletes:
             execute(_DELETE_LINE, changes.line_deletes)
-        if changes.line_updates:
-            execute(_UPDATE_LINE, changes.line_updates)
+        update_many(self._uow, ORDER_LINES, changes.line_updates)
         insert_many(self._uow, ORDER_LINES, changes.line_inserts)
 
     def _remember(self, order: Order) -> None:
