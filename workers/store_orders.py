@@ -45,19 +45,13 @@ _LINE_FIELDS = (
 )
 assert {"order_id", "line_no", *_LINE_FIELDS} == set(ORDER_LINES.c.keys())
 
-_LOAD = (
-    select(*ORDERS.c, *[ORDER_LINES.c[name].label(f"l_{name}") for name in _LINE_FIELDS])
-    .add_columns(ORDER_LINES.c.line_no.label("l_line_no"))
-    .select_from(ORDERS.outerjoin(ORDER_LINES, ORDER_LINES.c.order_id == ORDERS.c.order_id))
-    .where(ORDERS.c.order_id == bindparam("order_id"))
-    .order_by(ORDER_LINES.c.line_no)
-)
-_LOAD_MANY = (
-    select(*ORDERS.c, *[ORDER_LINES.c[name].label(f"l_{name}") for name in _LINE_FIELDS])
-    .add_columns(ORDER_LINES.c.line_no.label("l_line_no"))
-    .select_from(ORDERS.outerjoin(ORDER_LINES, ORDER_LINES.c.order_id == ORDERS.c.order_id))
-    .where(ORDERS.c.order_id.in_(bindparam("order_ids", expanding=True)))
-    .order_by(ORDERS.c.order_id, ORDER_LINES.c.line_no)
+# An order and its lines come back in two queries rather than one join, which would repeat
+# the order's columns (and their conversions) on every line.
+_ORDERS = select(ORDERS).where(ORDERS.c.order_id.in_(bindparam("order_ids", expanding=True)))
+_LINES = (
+    select(ORDER_LINES)
+    .where(ORDER_LINES.c.order_id.in_(bindparam("order_ids", expanding=True)))
+    .order_by(ORDER_LINES.c.order_id, ORDER_LINES.c.line_no)
 )
 _EXISTS = select(ORDERS.c.order_id).where(ORDERS.c.order_id == bindparam("order_id"))
 _DELETE_LINE = delete(ORDER_LINES).where(
@@ -141,22 +135,22 @@ def line_fields(line: OrderLine) -> tuple[Any, ...]:
 
 def line_from_row(row: Row[Any]) -> OrderLine:
     return OrderLine(
-        row.l_line_no,
-        row.l_item_id,
-        row.l_description,
-        row.l_quantity,
-        row.l_unit_price,
-        row.l_line_discount_percent,
-        row.l_vat_percent,
-        row.l_prepayment_percent,
-        row.l_line_amount,
-        row.l_prepayment_line_amount,
-        row.l_prepayment_invoiced,
-        row.l_prepayment_vat_invoiced,
-        row.l_prepayment_deducted,
-        row.l_prepayment_vat_deducted,
-        row.l_quantity_invoiced,
-        row.l_amount_invoiced,
+        row.line_no,
+        row.item_id,
+        row.description,
+        row.quantity,
+        row.unit_price,
+        row.line_discount_percent,
+        row.vat_percent,
+        row.prepayment_percent,
+        row.line_amount,
+        row.prepayment_line_amount,
+        row.prepayment_invoiced,
+        row.prepayment_vat_invoiced,
+        row.prepayment_deducted,
+        row.prepayment_vat_deducted,
+        row.quantity_invoiced,
+        row.amount_invoiced,
     )
 
 
@@ -207,33 +201,25 @@ class SqlOrders:
         order = self._orders.get(order_id)
         if order is not None or order_id in self._absent:
             return order
-        rows = list(self._uow.execute(_LOAD, {"order_id": order_id}))
-        if not rows:
-            self._absent.add(order_id)
-            return None
-        return self._load(rows)
+        self.prefetch([order_id])
+        return self._orders.get(order_id)
 
     def prefetch(self, order_ids: list[str]) -> None:
         wanted = [x for x in dict.fromkeys(order_ids) if x not in self._orders]
         wanted = [x for x in wanted if x not in self._absent]
         if not wanted:
             return
-        by_order: dict[str, list[Row[Any]]] = {}
-        for row in self._uow.execute(_LOAD_MANY, {"order_ids": wanted}):
-            by_order.setdefault(row.order_id, []).append(row)
+        key = {"order_ids": wanted}
+        orders = {row.order_id: order_from_row(row) for row in self._uow.execute(_ORDERS, key)}
+        if orders:
+            for row in self._uow.execute(_LINES, key):
+                orders[row.order_id].lines[row.line_no] = line_from_row(row)
         for order_id in wanted:
-            rows = by_order.get(order_id)
-            if rows is None:
+            order = orders.get(order_id)
+            if order is None:
                 self._absent.add(order_id)
             else:
-                self._load(rows)
-
-    def _load(self, rows: list[Row[Any]]) -> Order:
-        order = order_from_row(rows[0])
-        if rows[0].l_line_no is not None:
-            order.lines = {row.l_line_no: line_from_row(row) for row in rows}
-        self._remember(order)
-        return order
+                self._remember(order)
 
     def add(self, order: Order) -> None:
         order_id = order.order_id
@@ -274,9 +260,7 @@ class SqlOrders:
                 values.update(b_order_id=order_id, b_version=loaded.version)
                 changes.updates.append(values)
                 _line_changes(order, loaded.lines, changes)
-        self._send(changes)
-        for order in orders.values():
-            self._remember(order)
+        self._send(changes)  # the transaction ends next: nothing to remember
 
     def _send(self, changes: _Changes) -> None:
         execute = self._uow.execute
