@@ -7,7 +7,7 @@ import logging
 import socket
 import threading
 from collections.abc import Iterator
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 
 import pika
 import structlog
@@ -28,6 +28,33 @@ def parameters(url: str) -> pika.URLParameters:
 
 def connect(url: str) -> pika.BlockingConnection:
     return pika.BlockingConnection(parameters(url))
+
+
+class SelectConnection(pika.SelectConnection):  # type: ignore[misc]  # pika is untyped
+    """pika's asynchronous connection, able to write many messages with one system call.
+
+    pika hands each frame of a message (method, header, body) to its transport on its own,
+    and the transport sends each with a `send()`: three system calls per message, a third
+    of the relay's time (cProfile: 40,513 sends for 13,500 events). Inside `coalesced()`,
+    what would be written is held and written in one piece when the block ends."""
+
+    _held: list[bytes] | None = None
+
+    @contextmanager
+    def coalesced(self) -> Iterator[None]:
+        self._held = []
+        try:
+            yield
+        finally:
+            held, self._held = self._held, None
+            if held:
+                super()._adapter_emit_data(b"".join(held))
+
+    def _adapter_emit_data(self, data: bytes) -> None:
+        if self._held is not None:
+            self._held.append(data)
+        else:
+            super()._adapter_emit_data(data)
 
 
 def backoff_delays(stop: threading.Event, first: float = 0.2, cap: float = 15.0) -> Iterator[float]:

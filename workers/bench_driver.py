@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pika
-from pika.adapters.select_connection import SelectConnection
+
+from workers.amqp import SelectConnection
 
 CHUNK = 200  # messages published per turn of the I/O loop, between reads of the answers
 
@@ -128,9 +129,10 @@ class Driver:
             due = min(due, int((now - self._started) * self.rate) + 1)
         end = min(due, self._next + CHUNK)
         publish = self._channel.basic_publish
-        for message in self.messages[self._next : end]:
-            self._pending[message.answer_id] = time.perf_counter()
-            publish(message.exchange, message.routing_key, message.body, message.properties)
+        with self._connection_open().coalesced():
+            for message in self.messages[self._next : end]:
+                self._pending[message.answer_id] = time.perf_counter()
+                publish(message.exchange, message.routing_key, message.body, message.properties)
         self._next = end
         if self._next < len(self.messages):
             delay = 0.0 if end < due or not self.rate else 0.001
@@ -154,9 +156,12 @@ class Driver:
             return
         self._loop().call_later(1.0, self._watch)
 
-    def _loop(self) -> Any:
+    def _connection_open(self) -> SelectConnection:
         assert self._connection is not None
-        return self._connection.ioloop
+        return self._connection
+
+    def _loop(self) -> Any:
+        return self._connection_open().ioloop
 
     def _close(self) -> None:
         connection = self._connection

@@ -12,21 +12,20 @@ which keeps each order's events in the order they were recorded.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 import pika
 import structlog
-from pika.adapters.select_connection import SelectConnection
 from pika.exceptions import AMQPError
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from workers import faults, topology
-from workers.amqp import backoff_delays, parameters
+from workers.amqp import SelectConnection, backoff_delays, parameters
 from workers.db import READ_ONLY
 from workers.outbox import OutboxRecord, fetch_batch, mark_published
 
@@ -47,8 +46,7 @@ def envelope_body(record: OutboxRecord, source: str) -> bytes:
         "datacontenttype": "application/json",
         "correlationid": record.correlation_id,
     }
-    head_json = json.dumps(head, separators=(",", ":"))
-    return (head_json[:-1] + ',"data":' + record.payload + "}").encode()
+    return orjson.dumps(head)[:-1] + b',"data":' + record.payload.encode() + b"}"
 
 
 def properties(record: OutboxRecord) -> pika.BasicProperties:
@@ -193,16 +191,17 @@ class _Session:
             if not records:
                 self._schedule(self.relay.idle_wait_s)
                 return
-            for record in records:
-                self.next_tag += 1
-                self.unconfirmed[self.next_tag] = record.id
-                self.channel.basic_publish(
-                    topology.EVENTS,
-                    record.type,
-                    envelope_body(record, self.relay.source),
-                    properties(record),
-                    mandatory=True,
-                )
+            with self.connection.coalesced():
+                for record in records:
+                    self.next_tag += 1
+                    self.unconfirmed[self.next_tag] = record.id
+                    self.channel.basic_publish(
+                        topology.EVENTS,
+                        record.type,
+                        envelope_body(record, self.relay.source),
+                        properties(record),
+                        mandatory=True,
+                    )
         except SQLAlchemyError as error:
             self.failure = error
             self._close()
