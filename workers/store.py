@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Self
 
+import psycopg
 from sqlalchemy import Engine, Executable
 from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.exc import DBAPIError
@@ -211,6 +212,23 @@ class SqlUnitOfWork(AbstractUnitOfWork):
             if is_conflict(error):
                 raise _conflict(error) from error
             raise
+
+    def copy_rows(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """PostgreSQL's `COPY ... FROM STDIN` of `rows`, in the current transaction. The
+        driver's errors come out as SQLAlchemy's, like those of every other statement (a
+        lost connection is an OperationalError, a taken key a conflict)."""
+        driver: psycopg.Connection[Any] | None = self.connection().connection.driver_connection
+        assert driver is not None, "a connection in a transaction has its driver connection"
+        try:
+            with driver.cursor() as cursor, cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.Error as error:
+            dialect = self.engine.dialect
+            wrapped = DBAPIError.instance(sql, None, error, psycopg.Error, dialect=dialect)
+            if isinstance(wrapped, DBAPIError) and is_conflict(wrapped):
+                raise _conflict(wrapped) from error
+            raise wrapped from error
 
     def record_events(self, events: list[Event]) -> None:
         event_rows(self.correlation_id, events, self.staged.events)

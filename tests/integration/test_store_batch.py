@@ -211,3 +211,17 @@ def test_an_order_changed_by_another_worker_fails_the_batch_whole(pg_engine: Eng
         stored = check.orders.get("O-1")
         assert stored is not None and stored.state == "draft" and stored.version == 1
         assert check.inbox.claim("i1") and check.inbox.claim("o2")
+
+
+def test_an_id_claimed_meanwhile_by_another_worker_is_a_conflict_at_commit(
+    pg_engine: Engine,
+) -> None:
+    late, early = SqlUnitOfWork(pg_engine), SqlUnitOfWork(pg_engine)
+    with late, pytest.raises(ConcurrencyConflict, match="got in the way"):
+        assert late.inbox.claim("cmd-1")  # not processed yet, as far as it can see
+        with early:
+            assert early.inbox.claim("cmd-1")
+            early.commit()
+        late.commit()  # the claim goes in now, and finds the id taken
+    with SqlUnitOfWork(pg_engine) as check:
+        assert not check.inbox.claim("cmd-1")
