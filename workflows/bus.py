@@ -13,7 +13,9 @@ from workflows.handlers import handle
 from workflows.unit_of_work import AbstractUnitOfWork
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__, which
+# costs about 1 % of a command; nothing keeps an Outcome beyond reading it once.
+@dataclass(slots=True)
 class Outcome:
     events: list[Event] = field(default_factory=list)
     duplicate: bool = False

@@ -134,19 +134,12 @@ class PostedDocument:
         }
 
 
-class DueDates(NamedTuple):
-    due_date: date
-    discount_date: date | None
-    discount_percent: Decimal
-
-
-def due_dates(posting_date: date, terms: PaymentTerms) -> DueDates:
+def due_dates(posting_date: date, terms: PaymentTerms) -> tuple[date, date | None, Decimal]:
+    """(due date, payment discount date, payment discount percent) of a document."""
     discount_date = (
-        posting_date + timedelta(days=terms.discount_days) if terms.discount_percent else None
+        posting_date + timedelta(terms.discount_days) if terms.discount_percent else None
     )
-    return DueDates(
-        posting_date + timedelta(days=terms.due_days), discount_date, terms.discount_percent
-    )
+    return posting_date + timedelta(terms.due_days), discount_date, terms.discount_percent
 
 
 def ledger_entries(
@@ -158,18 +151,23 @@ def ledger_entries(
     """Balanced entries, one per account. Amounts are first signed as for a sales invoice
     (the party owes us: debit receivable, credit revenue, VAT and prepayment liability);
     purchase documents and credit memos mirror those signs."""
+    vat_account = accounts.vat
     signed: dict[str, Decimal] = {}
+    vat = party_amount = ZERO
     for line in lines:
         signed[line.account] = signed.get(line.account, ZERO) - line.net
-        signed[accounts.vat] = signed.get(accounts.vat, ZERO) - line.vat
-    party_amount = sum((x.gross for x in lines), ZERO)
+        if vat_account not in signed:
+            signed[vat_account] = ZERO  # the VAT entry follows the first line's, as always
+        vat += line.vat
+        party_amount += line.gross
+    signed[vat_account] = signed.get(vat_account, ZERO) - vat
     signed[accounts.party] = signed.get(accounts.party, ZERO) + party_amount
     flip = (side == "purchase") != is_credit_memo
     entries = []
     for account, amount in signed.items():
         value = -amount if flip else amount
-        if value:
-            entries.append(
-                LedgerEntry(account, value if value > 0 else ZERO, -value if value < 0 else ZERO)
-            )
+        if value > ZERO:
+            entries.append(LedgerEntry(account, value, ZERO))
+        elif value < ZERO:
+            entries.append(LedgerEntry(account, ZERO, -value))
     return tuple(entries)

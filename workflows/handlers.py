@@ -297,7 +297,7 @@ def _post(
     """Number and store a planned document. Runs only after every check passed, so a
     number is never taken by a refused command (the series stays gapless)."""
     day = posting_date or order.posting_date
-    dates = due_dates(day, order.payment_terms)
+    due_date, discount_date, discount_percent = due_dates(day, order.payment_terms)
     accounts = uow.posting_accounts[order.side]
     number = uow.numbers.next(series_name(order.side, document_type))
     if external_no and order.side == "purchase":
@@ -309,7 +309,7 @@ def _post(
         side=order.side,
         party_id=order.party_id,
         posting_date=day,
-        due_date=dates.due_date,
+        due_date=due_date,
         currency=order.currency,
         prices_include_vat=order.prices_include_vat,
         lines=tuple(lines),
@@ -317,8 +317,8 @@ def _post(
             order.side, accounts, lines, document_type == "prepayment_credit_memo"
         ),
         external_document_no=external_no,
-        payment_discount_date=dates.discount_date,
-        payment_discount_percent=dates.discount_percent,
+        payment_discount_date=discount_date,
+        payment_discount_percent=discount_percent,
         deducted=deducted,
     )
     uow.documents.add(document)

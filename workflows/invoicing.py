@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -13,7 +12,7 @@ from workflows.money import HUNDRED, ZERO, round_money
 from workflows.order import Order, OrderLine
 from workflows.prepayment import LineShare, prepayment_document_lines
 from workflows.setup import PostingAccounts
-from workflows.vat import group_by_rate, group_vat, split, spread
+from workflows.vat import group_vat, split, spread
 
 
 class InvoicedLine(NamedTuple):
@@ -25,8 +24,7 @@ class InvoicedLine(NamedTuple):
     deducted_vat: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class InvoicePlan:
+class InvoicePlan(NamedTuple):
     lines: list[InvoicedLine]
     document_lines: list[DocumentLine]
     deducted: Amounts
@@ -35,15 +33,15 @@ class InvoicePlan:
 def check_prepayment_gate(order: Order) -> None:
     """Shipping waits for the prepayment: all invoiced, and (with the check on) all paid."""
     for line in order.sorted_lines():
-        if line.prepayment_to_bill > 0:
+        if line.prepayment_to_bill > ZERO:
             raise DomainError(
                 f"order {order.order_id} line {line.line_no}: prepayment of "
                 f"{line.prepayment_to_bill} is not invoiced yet; post a prepayment invoice first",
                 field="order_id",
                 code="prepayment.not_invoiced",
             )
-    if order.check_prepayment_when_posting and order.prepayment_outstanding > 0:
-        unpaid = [inv.document_no for inv in order.prepayment_invoices if inv.open > 0]
+    if order.check_prepayment_when_posting and order.prepayment_outstanding > ZERO:
+        unpaid = [inv.document_no for inv in order.prepayment_invoices if inv.open > ZERO]
         raise DomainError(
             f"order {order.order_id}: prepayment invoice(s) {', '.join(unpaid)} are unpaid "
             f"({order.prepayment_outstanding} {order.currency} outstanding)",
@@ -56,14 +54,16 @@ def select_quantities(
     order: Order, requested: tuple[InvoiceLine, ...] | None
 ) -> list[tuple[OrderLine, Decimal]]:
     if requested is None:
-        chosen = [(x, x.quantity_remaining) for x in order.sorted_lines() if x.quantity_remaining]
+        chosen = [
+            (x, remaining) for x in order.sorted_lines() if (remaining := x.quantity_remaining)
+        ]
     else:
         chosen = []
         seen: set[int] = set()
         for index, item in enumerate(requested):
             line = order.line(item.line_no, f"lines.{index}.line_no")
             remaining = line.quantity_remaining
-            within = item.quantity * remaining > 0 and abs(item.quantity) <= abs(remaining)
+            within = item.quantity * remaining > ZERO and abs(item.quantity) <= abs(remaining)
             if item.line_no in seen or not within:
                 raise ValidationFailed(
                     f"order {order.order_id} line {line.line_no}: cannot invoice quantity "
@@ -104,7 +104,7 @@ def _deduction(
         # Fully prepaid: a partial invoice deducts the whole amount it bills.
         return base, min(vat, undeducted_vat)
     deducted = round_money(undeducted * quantity / line.quantity_remaining, currency)
-    if undeducted == 0:
+    if undeducted == ZERO:
         return ZERO, ZERO
     # The deduction carries the prepayment's VAT in the proportion it was invoiced.
     return deducted, round_money(undeducted_vat * deducted / undeducted, currency)
@@ -113,7 +113,7 @@ def _deduction(
 def _vat_group(line: OrderLine) -> tuple[Decimal, bool]:
     """Rate and sign, as Business Central's VAT amount lines: a negative line's VAT is rounded
     on its own, not netted against a positive line's before rounding."""
-    return line.vat_percent, line.line_amount < 0
+    return line.vat_percent, line.line_amount < ZERO
 
 
 def _item_vats(
@@ -128,15 +128,18 @@ def _item_vats(
     for line in order.lines.values():
         key = _vat_group(line)
         invoiced_before[key] = invoiced_before.get(key, ZERO) + line.amount_invoiced
+    groups: dict[tuple[Decimal, bool], list[OrderLine]] = {}
+    for line, _ in chosen:
+        groups.setdefault(_vat_group(line), []).append(line)
     vats: dict[int, Decimal] = {}
-    for key, group in group_by_rate(chosen, lambda pair: _vat_group(pair[0])).items():
+    for key, group in groups.items():
         rate, before = key[0], invoiced_before[key]
-        group_bases = [bases[line.line_no] for line, _ in group]
+        group_bases = [bases[line.line_no] for line in group]
         after = before + sum(group_bases, ZERO)
         total = group_vat(after, rate, include, currency) - group_vat(
             before, rate, include, currency
         )
-        for (line, _), vat in zip(group, spread(total, group_bases, currency), strict=True):
+        for line, vat in zip(group, spread(total, group_bases, currency), strict=True):
             vats[line.line_no] = vat
     return vats
 
@@ -149,48 +152,38 @@ def plan_invoice(
     currency = order.currency
     bases = {line.line_no: _item_base(line, qty, currency) for line, qty in chosen}
     vats = _item_vats(order, chosen, bases)
-    planned = []
+    planned: list[InvoicedLine] = []
+    items: list[DocumentLine] = []
+    shares: list[LineShare] = []
+    items_gross = ZERO
     for line, qty in chosen:
         base, vat = bases[line.line_no], vats[line.line_no]
         deducted, deducted_vat = _deduction(line, qty, base, vat, currency)
         planned.append(InvoicedLine(line, qty, base, vat, deducted, deducted_vat))
-    items = [_item_document_line(order, p, accounts) for p in planned]
-    shares = [
-        LineShare(p.line, p.deducted, p.deducted_vat)
-        for p in planned
-        if p.deducted or p.deducted_vat
-    ]
+        net, gross = split(base, vat, order.prices_include_vat)
+        description = line.description or line.item_id
+        items.append(
+            DocumentLine(
+                description, accounts.revenue, net, line.vat_percent, vat, gross, line.line_no, qty
+            )
+        )
+        items_gross += gross
+        if deducted or deducted_vat:
+            shares.append((line, deducted, deducted_vat))
     deductions = prepayment_document_lines(order, shares, accounts, deduction=True)
     total_deducted = Amounts.of(deductions)
-    plan = InvoicePlan(
-        planned,
-        items + deductions,
-        Amounts(-total_deducted.net, -total_deducted.vat, -total_deducted.gross),
-    )
-    amount_due = Amounts.of(plan.document_lines).gross
-    if amount_due < 0:
+    amount_due = items_gross + total_deducted.gross
+    if amount_due < ZERO:
         raise DomainError(
             f"order {order.order_id}: the prepayment deduction exceeds what this invoice bills "
             f"(amount due would be {amount_due}); invoice more quantity or credit the prepayment",
             field="lines",
             code="invoice.negative_amount_due",
         )
-    return plan
-
-
-def _item_document_line(
-    order: Order, planned: InvoicedLine, accounts: PostingAccounts
-) -> DocumentLine:
-    net, gross = split(planned.base, planned.vat, order.prices_include_vat)
-    return DocumentLine(
-        description=planned.line.description or planned.line.item_id,
-        account=accounts.revenue,
-        net=net,
-        vat_percent=planned.line.vat_percent,
-        vat=planned.vat,
-        gross=gross,
-        order_line_no=planned.line.line_no,
-        quantity=planned.quantity,
+    return InvoicePlan(
+        planned,
+        items + deductions,
+        Amounts(-total_deducted.net, -total_deducted.vat, -total_deducted.gross),
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from transitions import Machine
 
 from workflows.errors import InvalidState
+from workflows.money import ZERO
 from workflows.order import Order
 
 DRAFT = "draft"
@@ -109,9 +110,9 @@ def settled_state(order: Order) -> str:
         return FINAL_INVOICED
     if awaiting_invoice:
         return AMENDED if order.prepayment_invoices or any_invoiced else DRAFT
-    if order.prepayment_outstanding > 0:
+    if order.prepayment_outstanding > ZERO:
         # Only a payment makes it partially paid: a credit memo lowers what is open too.
-        return PARTIALLY_PAID if order.prepayment_paid > 0 else PREPAYMENT_INVOICED
+        return PARTIALLY_PAID if order.prepayment_paid > ZERO else PREPAYMENT_INVOICED
     if any_invoiced:
         return PARTIALLY_INVOICED
     return PAID if order.prepayment_invoices else DRAFT

@@ -52,9 +52,10 @@ class _Rules:
         self._uow = uow
 
     def for_item(self, side: Side, item_id: str) -> list[PrepaymentRule]:
-        merged: dict[tuple[object, ...], PrepaymentRule] = dict(
-            self._uow.store.rules.get((side, item_id)) or {}
-        )
+        stored = self._uow.store.rules.get((side, item_id))
+        if not self._uow.staged_rules:
+            return list(stored.values()) if stored else []
+        merged: dict[tuple[object, ...], PrepaymentRule] = dict(stored or {})
         for rule in self._uow.staged_rules:
             if (rule.side, rule.item_id) == (side, item_id):
                 merged[rule.key] = rule
@@ -100,8 +101,9 @@ class _Numbers:
 
     def next(self, series: str) -> int:
         staged = self._uow.staged_numbers
-        staged[series] = staged.get(series, self._uow.store.numbers[series]) + 1
-        return staged[series]
+        # .get on the store: reading a series must not add it there (store.numbers defaults).
+        number = staged[series] = (staged.get(series) or self._uow.store.numbers.get(series, 0)) + 1
+        return number
 
 
 class _ExternalNumbers:
@@ -160,41 +162,63 @@ class InMemoryUnitOfWork(AbstractUnitOfWork):
         self.staged_inbox: dict[str, str | None] = {}
         self.staged_events: list[Event] = []
 
-    def _clear(self) -> None:
-        # Emptied in place (and only when used): a transaction per command must stay cheap.
-        for staged in (
-            self.staged_parties, self.staged_rules, self.staged_orders, self.staged_documents,
-            self.staged_payments, self.staged_numbers, self.staged_external, self.staged_inbox,
-            self.staged_events,
-        ):  # fmt: skip
-            if staged:
-                staged.clear()
-
     def record_events(self, events: list[Event]) -> None:
         self.staged_events.extend(events)
 
+    # Staging is emptied in place and only where something was staged: a transaction runs
+    # for every command, and most commands stage only an inbox id, events and a document.
     def commit(self) -> None:
         store = self.store
         if self.staged_parties:
             store.parties.update(self.staged_parties)
-        for rule in self.staged_rules:
-            store.rules[(rule.side, rule.item_id)][rule.key] = rule
+            self.staged_parties.clear()
+        if self.staged_rules:
+            for rule in self.staged_rules:
+                store.rules[(rule.side, rule.item_id)][rule.key] = rule
+            self.staged_rules.clear()
         if self.staged_orders:
             store.orders.update(self.staged_orders)
-        for document in self.staged_documents:
-            store.documents[document.order_id].append(document)
-        store.payments.extend(self.staged_payments)
+            self.staged_orders.clear()
+        if self.staged_documents:
+            for document in self.staged_documents:
+                store.documents[document.order_id].append(document)
+            self.staged_documents.clear()
+        if self.staged_payments:
+            store.payments.extend(self.staged_payments)
+            self.staged_payments.clear()
         if self.staged_numbers:
             store.numbers.update(self.staged_numbers)
+            self.staged_numbers.clear()
         if self.staged_external:
             store.external_numbers |= self.staged_external
-        store.inbox |= self.staged_inbox
-        history = store.history
-        for event in self.staged_events:
-            history[event.subject].append(event)
-        store.outbox.extend(self.staged_events)
+            self.staged_external.clear()
+        if self.staged_inbox:
+            store.inbox.update(self.staged_inbox)
+            self.staged_inbox.clear()
+        if self.staged_events:
+            history = store.history
+            for event in self.staged_events:
+                history[event.subject].append(event)
+            store.outbox.extend(self.staged_events)
+            self.staged_events.clear()
         self.committed = True
-        self._clear()
 
     def rollback(self) -> None:
-        self._clear()
+        if self.staged_parties:
+            self.staged_parties.clear()
+        if self.staged_rules:
+            self.staged_rules.clear()
+        if self.staged_orders:
+            self.staged_orders.clear()
+        if self.staged_documents:
+            self.staged_documents.clear()
+        if self.staged_payments:
+            self.staged_payments.clear()
+        if self.staged_numbers:
+            self.staged_numbers.clear()
+        if self.staged_external:
+            self.staged_external.clear()
+        if self.staged_inbox:
+            self.staged_inbox.clear()
+        if self.staged_events:
+            self.staged_events.clear()

@@ -8,8 +8,10 @@ package besides `transitions`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 
+# Compare amounts with ZERO rather than 0: an int operand is turned into a Decimal on every
+# comparison, which costs more than the comparison itself.
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 
@@ -30,11 +32,16 @@ def minor_units(currency: str) -> int:
 
 _CURRENCY_QUANTUM: dict[str, Decimal] = {c: _QUANTUM[n] for c, n in _MINOR_UNITS.items()}
 _CENT = _QUANTUM[2]
+# Rounding has a context of its own (Decimal's default precision and traps, halves up): it
+# then depends on no thread's current context, and it is cheaper than
+# `quantize(..., rounding=...)`, whose keyword argument is parsed on every call (and rounding
+# runs several times per command).
+_HALF_UP = Context(prec=28, rounding=ROUND_HALF_UP)
 
 
 def round_money(amount: Decimal, currency: str) -> Decimal:
     """Round to the currency's precision, halves away from zero (ROUND_HALF_UP on Decimal)."""
-    return amount.quantize(_CURRENCY_QUANTUM.get(currency, _CENT), rounding=ROUND_HALF_UP)
+    return _HALF_UP.quantize(amount, _CURRENCY_QUANTUM.get(currency, _CENT))
 
 
 def is_multiple_of_precision(amount: Decimal, currency: str) -> bool:
@@ -51,7 +58,7 @@ def allocate_carried(total: Decimal, weights: Sequence[Decimal], currency: str) 
     if not weights:
         return []
     weight_sum = sum(weights, ZERO)
-    if weight_sum == 0:
+    if weight_sum == ZERO:
         return [ZERO] * (len(weights) - 1) + [total]
     shares: list[Decimal] = []
     running_weight = ZERO

@@ -1,5 +1,5 @@
 """The order aggregate: header, lines and the prepayment fields Business Central keeps per
-line (spec section 2). Everything that changes a line goes through `recompute_line` or
+line (spec section 2). Everything that changes a line goes through `compute_amounts` or
 `set_line_prepayment_amount`, the one place each amount is computed."""
 
 from __future__ import annotations
@@ -116,7 +116,11 @@ class Order:
 
     @property
     def prepayment_outstanding(self) -> Decimal:
-        return sum((inv.open for inv in self.prepayment_invoices), ZERO)
+        # A loop rather than sum() over a generator: this is read several times per command.
+        outstanding = ZERO
+        for invoice in self.prepayment_invoices:
+            outstanding += invoice.open
+        return outstanding
 
 
 # The contract's amounts have at most 15 digits before the point. A line beyond that could
@@ -143,7 +147,7 @@ def compute_line_amount(line: OrderLine, currency: str) -> Decimal:
 def compute_prepayment_line_amount(line: OrderLine, currency: str) -> Decimal:
     """Business Central's Prepmt. Line Amount: the percent of what is not yet invoiced, plus
     what was already deducted (so it stays cumulative over partial invoices)."""
-    if line.quantity == 0:
+    if line.quantity == ZERO:
         return line.prepayment_deducted
     remaining_share = line.line_amount * line.quantity_remaining / line.quantity
     return (
@@ -152,12 +156,12 @@ def compute_prepayment_line_amount(line: OrderLine, currency: str) -> Decimal:
     )
 
 
-def recompute_line(line: OrderLine, currency: str) -> OrderLine:
-    """A copy of the line with its amounts recomputed from quantity, price, discount, percent."""
-    updated = line.copy()
-    updated.line_amount = compute_line_amount(updated, currency)
-    updated.prepayment_line_amount = compute_prepayment_line_amount(updated, currency)
-    return updated
+def compute_amounts(line: OrderLine, currency: str) -> None:
+    """Recompute a line's amounts from quantity, price, discount and percent, in place: only
+    on a line no order holds yet (a new line or a working copy), so a refused command still
+    changes nothing."""
+    line.line_amount = compute_line_amount(line, currency)
+    line.prepayment_line_amount = compute_prepayment_line_amount(line, currency)
 
 
 def set_line_prepayment_amount(
@@ -207,36 +211,41 @@ def set_line_prepayment_amount(
 
 def check_line(order: Order, line: OrderLine, field_prefix: str) -> None:
     """The guards every changed line must pass before the change is applied."""
-    where = f"order {order.order_id} line {line.line_no}"
-    for name in ("line_discount_percent", "vat_percent"):
-        if not ZERO <= getattr(line, name) <= HUNDRED:
-            raise ValidationFailed(
-                f"{where}: {name} {getattr(line, name)} must lie between 0 and 100",
-                field=f"{field_prefix}.{name}",
-                code="line.percent_range",
-            )
-    if line.prepayment_percent != 0 and (line.quantity < 0 or line.unit_price < 0):
-        name = "quantity" if line.quantity < 0 else "unit_price"
+    # Checked on every line of every change: the message is only composed for a refusal.
+    if not (ZERO <= line.line_discount_percent <= HUNDRED and ZERO <= line.vat_percent <= HUNDRED):
+        name = (
+            "line_discount_percent"
+            if not ZERO <= line.line_discount_percent <= HUNDRED
+            else "vat_percent"
+        )
         raise ValidationFailed(
-            f"{where}: {name} {getattr(line, name)} is negative on a line with "
-            f"{line.prepayment_percent} % prepayment",
+            f"order {order.order_id} line {line.line_no}: {name} {getattr(line, name)} must lie "
+            "between 0 and 100",
+            field=f"{field_prefix}.{name}",
+            code="line.percent_range",
+        )
+    if line.prepayment_percent != ZERO and (line.quantity < ZERO or line.unit_price < ZERO):
+        name = "quantity" if line.quantity < ZERO else "unit_price"
+        raise ValidationFailed(
+            f"order {order.order_id} line {line.line_no}: {name} {getattr(line, name)} is "
+            f"negative on a line with {line.prepayment_percent} % prepayment",
             field=f"{field_prefix}.{name}",
             code="line.negative_amount",
         )
     if abs(line.quantity) < abs(line.quantity_invoiced) or (
-        line.quantity_invoiced and line.quantity * line.quantity_invoiced < 0
+        line.quantity_invoiced and line.quantity * line.quantity_invoiced < ZERO
     ):
         raise ValidationFailed(
-            f"{where}: quantity {line.quantity} is below the {line.quantity_invoiced} "
-            "already invoiced",
+            f"order {order.order_id} line {line.line_no}: quantity {line.quantity} is below the "
+            f"{line.quantity_invoiced} already invoiced",
             field=f"{field_prefix}.quantity",
             code="line.quantity_below_invoiced",
         )
     if line.prepayment_line_amount < line.prepayment_invoiced:
         raise ValidationFailed(
-            f"{where}: prepayment line amount would drop to {line.prepayment_line_amount}, "
-            f"below the {line.prepayment_invoiced} already invoiced; post a prepayment credit "
-            "memo first or raise the percent",
+            f"order {order.order_id} line {line.line_no}: prepayment line amount would drop to "
+            f"{line.prepayment_line_amount}, below the {line.prepayment_invoiced} already "
+            "invoiced; post a prepayment credit memo first or raise the percent",
             field=f"{field_prefix}.prepayment_line_amount",
             code="prepayment.amount_below_invoiced",
         )

@@ -15,7 +15,7 @@ from workflows.order import (
     OrderLine,
     check_line,
     check_line_size,
-    recompute_line,
+    compute_amounts,
     set_line_prepayment_amount,
 )
 from workflows.setup import Party, PrepaymentRule, check_percent, rule_percent
@@ -63,11 +63,10 @@ def amend_lines(order: Order, cmd: AmendOrder, party: Party, rules_for_item: Rul
         check_percent(percent, "prepayment_percent", f"order {order.order_id}")
         # The order's percent overrides item rules on every line (as in Business Central).
         for line_no, line in working.items():
-            working[line_no] = recompute_line(
-                _with(line, prepayment_percent=percent), order.currency
-            )
+            working[line_no] = changed = _with(line, prepayment_percent=percent)
+            compute_amounts(changed, order.currency)
             try:
-                check_line(order, working[line_no], "prepayment_percent")
+                check_line(order, changed, "prepayment_percent")
             except ValidationFailed as error:
                 error.field = "prepayment_percent"  # the command's field, not a line's
                 raise
@@ -146,9 +145,9 @@ def _updated_line(order: Order, line: OrderLine, update: LineUpdate, prefix: str
             f"{prefix}.prepayment_percent",
             f"order {order.order_id} line {line.line_no}",
         )
-    changed = _with(line, **changes)
-    check_line_size(order.order_id, changed, prefix)
-    updated = recompute_line(changed, order.currency)
+    updated = _with(line, **changes)
+    check_line_size(order.order_id, updated, prefix)
+    compute_amounts(updated, order.currency)
     if update.prepayment_line_amount is not None:
         updated = set_line_prepayment_amount(
             order, updated, update.prepayment_line_amount, f"{prefix}.prepayment_line_amount"
@@ -204,7 +203,7 @@ def _new_lines(
             prepayment_percent=percent,
         )
         check_line_size(order.order_id, line, prefix)
-        line = recompute_line(line, order.currency)
+        compute_amounts(line, order.currency)
         check_line(order, line, prefix)
         lines[given.line_no] = line
     return lines

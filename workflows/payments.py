@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
 from workflows.commands import RecordPayment
 from workflows.errors import ValidationFailed
@@ -12,8 +13,7 @@ from workflows.money import ZERO, is_multiple_of_precision
 from workflows.order import Order, PrepaymentInvoiceBalance
 
 
-@dataclass(frozen=True, slots=True)
-class PaymentPlan:
+class PaymentPlan(NamedTuple):
     applied: list[tuple[PrepaymentInvoiceBalance, Decimal]]
     unapplied: Decimal
 
@@ -26,7 +26,7 @@ def plan_payment(order: Order, cmd: RecordPayment) -> PaymentPlan:
             field="currency",
             code="payment.currency_mismatch",
         )
-    if cmd.amount <= 0 or not is_multiple_of_precision(cmd.amount, order.currency):
+    if cmd.amount <= ZERO or not is_multiple_of_precision(cmd.amount, order.currency):
         raise ValidationFailed(
             f"{where}: amount {cmd.amount} must be positive and in whole {order.currency} "
             "minor units",
@@ -49,12 +49,12 @@ def plan_payment(order: Order, cmd: RecordPayment) -> PaymentPlan:
             )
         targets = named
     else:
-        targets = [x for x in order.prepayment_invoices if x.open > 0]  # oldest first
+        targets = [x for x in order.prepayment_invoices if x.open > ZERO]  # oldest first
     applied = []
     left = cmd.amount
     for invoice in targets:
         take = min(left, invoice.open)
-        if take > 0:
+        if take > ZERO:
             applied.append((invoice, take))
             left -= take
     # An overpayment is kept as the party's credit and reported, never absorbed silently.

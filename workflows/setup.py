@@ -137,6 +137,8 @@ def rule_percent(rules: Iterable[PrepaymentRule], party: Party, on: date) -> Dec
     the latest starting date wins. None when no rule applies (the order's percent then does).
     A matching 0 % rule still wins, as in Business Central."""
     valid = [r for r in rules if r.side == party.side and r.valid_on(on)]
+    if not valid:  # most items have no rule: skip building the precedence levels
+        return None
     for applies_to, code in _levels(party):
         level = [r for r in valid if r.applies_to == applies_to and r.code == code]
         if level:

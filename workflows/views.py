@@ -11,7 +11,7 @@ from workflows.order import Order
 def order_data(order: Order) -> dict[str, Any]:
     lines = []
     line_amount = prepayment_line_amount = invoiced = deducted = ZERO
-    for x in order.sorted_lines():
+    for x in order.lines.values():  # kept in line-number order
         lines.append(
             {
                 "line_no": x.line_no,

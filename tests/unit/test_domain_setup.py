@@ -288,3 +288,13 @@ def test_a_line_percent_must_lie_between_0_and_100(app: Harness) -> None:
     error = app.refuse(amend(update_lines=(update(1, prepayment_percent="-1"),)))
     assert error.code == "prepayment.percent_range"
     assert error.field == "update_lines.0.prepayment_percent"
+
+
+def test_a_rule_for_another_party_leaves_the_party_default(app: Harness) -> None:
+    app.ok(
+        customer("C1", "30", price_group="RETAIL"),
+        rule("A", "party", "40", "C2"),
+        rule("A", "price_group", "20", "WHOLESALE"),
+        order(line(1, "10", "100.00", item="A")),
+    )
+    assert app.line(1).prepayment_percent == D("30")
