@@ -225,3 +225,20 @@ def test_an_id_claimed_meanwhile_by_another_worker_is_a_conflict_at_commit(
         late.commit()  # the claim goes in now, and finds the id taken
     with SqlUnitOfWork(pg_engine) as check:
         assert not check.inbox.claim("cmd-1")
+
+
+def test_one_stale_order_among_several_fails_the_batch(pg_engine: Engine) -> None:
+    setup = SqlUnitOfWork(pg_engine)
+    process("p", UpsertParty("C1", "sales", "C", Decimal(30)), setup)
+    for n in (1, 2, 3):
+        process(f"o{n}", order(f"O-{n}"), setup)
+    uow = SqlUnitOfWork(pg_engine)
+    with pytest.raises(ConcurrencyConflict), uow.batch():
+        for n in (1, 2, 3):  # three updates in one statement; the middle one is stale
+            assert not process(f"i{n}", InvoicePrepayment(f"O-{n}"), uow).rejected
+            if n == 2:
+                amend = AmendOrder("O-2", update_lines=(LineUpdate(1, quantity=Decimal(3)),))
+                assert not process("a2", amend, SqlUnitOfWork(pg_engine)).rejected
+    with SqlUnitOfWork(pg_engine) as check:
+        states = [check.orders.get(f"O-{n}") for n in (1, 2, 3)]
+    assert [o.state if o else None for o in states] == ["draft", "draft", "draft"]
