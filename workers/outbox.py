@@ -59,15 +59,9 @@ def encode_payload(data: Any) -> str:
     with no JSON form) goes the standard library's way, which escapes such text to ASCII and
     reports the value that has no form."""
     try:
-        return orjson.dumps(data, default=_decimal_text).decode()
+        return orjson.dumps(data, default=_wire_default).decode()
     except orjson.JSONEncodeError:
         return _WIRE.encode(data)
-
-
-def _decimal_text(value: object) -> str:
-    if isinstance(value, Decimal):
-        return decimal_text(value)
-    raise TypeError(f"{type(value).__name__} has no JSON form in an event")
 
 
 @dataclass(frozen=True, slots=True)

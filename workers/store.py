@@ -81,6 +81,17 @@ def _conflict(error: DBAPIError) -> ConcurrencyConflict:
     return kind(f"a concurrent transaction got in the way ({detail}); retry")
 
 
+@contextmanager
+def _conflicts_retryable() -> Iterator[None]:
+    """A driver error that means "someone else got there first" becomes a conflict."""
+    try:
+        yield
+    except DBAPIError as error:
+        if is_conflict(error):
+            raise _conflict(error) from error
+        raise
+
+
 class BatchAbandoned(Exception):
     """A command of a batch failed in a way that may have left an order half-changed in
     memory (a bug, not a refusal): nothing of the batch was kept, and its commands must be
@@ -196,22 +207,14 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         return connection
 
     def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
-        try:
+        with _conflicts_retryable():
             return self.connection().execute(statement, parameters)
-        except DBAPIError as error:
-            if is_conflict(error):
-                raise _conflict(error) from error
-            raise
 
     def execute_driver_sql(self, sql: str, parameters: list[tuple[Any, ...]]) -> int:
         """A statement in the driver's own dialect, run for each tuple of `parameters`;
         returns the rows it changed in all."""
-        try:
+        with _conflicts_retryable():
             return self.connection().exec_driver_sql(sql, parameters).rowcount
-        except DBAPIError as error:
-            if is_conflict(error):
-                raise _conflict(error) from error
-            raise
 
     def copy_rows(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         """PostgreSQL's `COPY ... FROM STDIN` of `rows`, in the current transaction. The

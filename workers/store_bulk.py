@@ -33,22 +33,28 @@ class _Plan:
     copy_sql: str = ""  # PostgreSQL's COPY ... FROM STDIN for the same columns
 
 
+def _processors(
+    dialect: Dialect, table: Table, names: tuple[str, ...]
+) -> tuple[tuple[int, Processor], ...]:
+    """(position, bind processor) of each column among `names` whose type has one; a "b_"
+    name stands for its column in a WHERE clause."""
+    found = []
+    for position, name in enumerate(names):
+        column_type = table.c[name.removeprefix("b_")].type
+        processor = column_type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None:
+            found.append((position, processor))
+    return tuple(found)
+
+
 @cache
 def _plan(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> _Plan:
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
     quote = dialect.identifier_preparer.quote
-    sql = (
-        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-        f"VALUES ({', '.join(marker for _ in columns)})"
-    )
-    processors = []
-    for position, name in enumerate(columns):
-        column_type = table.c[name].type
-        processor = column_type.dialect_impl(dialect).bind_processor(dialect)
-        if processor is not None:
-            processors.append((position, processor))
-    copy_sql = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
-    return _Plan(sql, columns, tuple(processors), copy_sql)
+    names = ", ".join(quote(c) for c in columns)
+    sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join(marker for _ in columns)})"
+    copy_sql = f"COPY {quote(table.name)} ({names}) FROM STDIN"
+    return _Plan(sql, columns, _processors(dialect, table, columns), copy_sql)
 
 
 @cache
@@ -64,13 +70,7 @@ def _update_plan(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> _P
         f" WHERE {' AND '.join(f'{quote(c[2:])} = {marker}' for c in keys)}"
     )
     ordered = (*targets, *keys)
-    processors = []
-    for position, name in enumerate(ordered):
-        column_type = table.c[name.removeprefix("b_")].type
-        processor = column_type.dialect_impl(dialect).bind_processor(dialect)
-        if processor is not None:
-            processors.append((position, processor))
-    return _Plan(sql, ordered, tuple(processors))
+    return _Plan(sql, ordered, _processors(dialect, table, ordered))
 
 
 def update_many(uow: SqlUnitOfWork, table: Table, rows: Sequence[dict[str, Any]]) -> int:
