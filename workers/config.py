@@ -17,7 +17,10 @@ class Settings(BaseSettings):
     # SQLite); the prefetch holds more than a batch so the next one is waiting meanwhile.
     prefetch: int = Field(default=500, ge=1, le=5000)
     batch_size: int = Field(default=200, ge=1, le=1000, description="commands per transaction")
-    batch_wait_ms: int = Field(default=5, ge=0, le=1000)
+    # No waiting for a batch to fill: what arrives while one batch is processed forms the next,
+    # so batches grow with the load by themselves. Waiting 5 ms added 5 ms to every command
+    # and took nothing off the CPU per command at full speed (measured).
+    batch_wait_ms: int = Field(default=0, ge=0, le=1000)
     retry_attempts: int = Field(default=8, ge=1, le=100, description="in-place transient retries")
     relay_batch: int = Field(default=500, ge=1, le=10000)
     log_level: str = "INFO"

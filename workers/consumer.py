@@ -53,7 +53,7 @@ class CommandConsumer:
         shards: int,
         prefetch: int = 200,
         batch_size: int = 50,
-        batch_wait_s: float = 0.005,
+        batch_wait_s: float = 0.0,
         on_result: Callable[[Result, Delivery, float], None] | None = None,
         on_batch_committed: Callable[[], None] | None = None,
     ) -> None:

@@ -94,7 +94,12 @@ _COLUMNS = (
     OUTBOX.c.payload,
     OUTBOX.c.created_at,
 )
-_BATCH = select(*_COLUMNS).where(_PENDING).order_by(OUTBOX.c.id).limit(bindparam("limit"))
+_BATCH = (
+    select(*_COLUMNS)
+    .where(_PENDING, OUTBOX.c.id > bindparam("after"))
+    .order_by(OUTBOX.c.id)
+    .limit(bindparam("limit"))
+)
 _BATCH_LOCKED = _BATCH.with_for_update(skip_locked=True)
 _MARK = (
     update(OUTBOX)
@@ -105,11 +110,15 @@ _PENDING_COUNT = select(func.count()).select_from(OUTBOX).where(_PENDING)
 _OLDEST_PENDING = select(OUTBOX.c.created_at).where(_PENDING).order_by(OUTBOX.c.id).limit(1)
 
 
-def fetch_batch(connection: Connection, limit: int = 100) -> list[OutboxRecord]:
-    """Up to `limit` unpublished rows, oldest first; locked (skipping rows another relay
-    holds) on PostgreSQL until the caller's transaction ends."""
-    locks = connection.dialect.name == "postgresql"
-    rows = connection.execute(_BATCH_LOCKED if locks else _BATCH, {"limit": limit})
+def fetch_batch(
+    connection: Connection, limit: int = 100, after: int = 0, *, lock: bool = True
+) -> list[OutboxRecord]:
+    """Up to `limit` unpublished rows with ids above `after`, oldest first. With `lock` on
+    PostgreSQL they stay locked (skipping rows another relay holds) until the caller's
+    transaction ends; a relay elected to be the only one (`workers.relay`) needs no locks,
+    which would cost a write to every row fetched."""
+    locks = lock and connection.dialect.name == "postgresql"
+    rows = connection.execute(_BATCH_LOCKED if locks else _BATCH, {"limit": limit, "after": after})
     return [OutboxRecord(*row) for row in rows]
 
 

@@ -1,18 +1,21 @@
 """The outbox relay: publishes committed events to `prepay.events` with publisher confirms,
 and marks them published only after the broker confirmed them.
 
-Confirms are asynchronous (pika's SelectConnection): a whole batch is published, then the
-broker's acks arrive (often one `multiple` ack for many), and the batch is marked published
-when every message of it is confirmed. A nack or a return leaves the row pending, to be sent
-again. A crash between the confirm and the mark re-sends those events on restart with the same
-`message_id` (the event id), so a consumer de-duplicating by id sees each event once. Only one
-relay publishes at a time (a PostgreSQL advisory lock; on SQLite the one service process),
-which keeps each order's events in the order they were recorded.
+Confirms are asynchronous (pika's SelectConnection): batches are published as they commit,
+the broker's acks arrive meanwhile (often one `multiple` ack for many), and confirmed rows are
+marked published a little later, in one transaction per interval. A nack or a return leaves
+the row pending, to be sent again. A crash between the confirm and the mark re-sends those
+events on restart with the same `message_id` (the event id), so a consumer de-duplicating by
+id sees each event once. Only one relay publishes at a time (a PostgreSQL advisory lock; on
+SQLite the one service process), which keeps each order's events in the order they were
+recorded.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +25,7 @@ import structlog
 from pika.exceptions import AMQPError
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from workers import faults, topology
 from workers.amqp import SelectConnection, backoff_delays, parameters
@@ -32,6 +35,10 @@ from workers.outbox import OutboxRecord, fetch_batch, mark_published
 log = structlog.get_logger("prepay.relay")
 
 _RELAY_LOCK_KEY = 0x70726570  # "prep": the advisory lock that elects the one relay
+MARK_INTERVAL_S = 0.05  # confirmed rows are marked in one transaction per interval at most
+LOCKED_RETRY_S = 0.005  # SQLite: the next try to mark after finding the write lock taken
+MAX_IN_FLIGHT_BATCHES = 4  # batches published and not yet confirmed, at most
+_SQLITE_BUSY = 5
 
 
 def envelope_body(record: OutboxRecord, source: str) -> bytes:
@@ -115,7 +122,24 @@ class Relay:
 
 
 class _Session:
-    """One broker connection's worth of relaying, driven by pika's I/O loop."""
+    """One broker connection's worth of relaying, driven by pika's I/O loop.
+
+    On SQLite, publishing does not wait for marking. Writers take turns there (each holds the
+    write lock from its first statement to its commit), so ids are committed in order, and the
+    relay fetches the rows after the last one it handed to the broker (`cursor`) while earlier
+    ones still await their confirms: an event leaves as soon as its transaction committed.
+    Confirmed rows are marked published at most every `MARK_INTERVAL_S`, without waiting for
+    the write lock: a worker's batch holds it for tens of milliseconds, SQLite's busy handler
+    sleeps in growing steps, and a relay waiting there published nothing for up to a second
+    (measured). A mark that lags only means a re-send after a crash, which the ids make
+    harmless.
+
+    On PostgreSQL several workers commit concurrently, so a row can become visible below ids
+    already published; a cursor would publish the next events of its order before it. There
+    the relay settles before each fetch (everything in flight confirmed and marked) and
+    fetches from the oldest pending row, which keeps each order's events in order. A nack or
+    a return makes the SQLite relay do the same once, so nothing stays behind.
+    """
 
     def __init__(self, relay: Relay) -> None:
         self.relay = relay
@@ -125,12 +149,20 @@ class _Session:
         except SQLAlchemyError:
             self.reader.close()
             raise
+        self.sqlite = self.writer.dialect.name == "sqlite"
+        if self.sqlite:  # the relay's own connection: a held lock is retried, not waited for
+            driver: Any = self.writer.connection.driver_connection
+            driver.execute("PRAGMA busy_timeout=0")
         self.channel: Any = None
         self.next_tag = 0
-        self.unconfirmed: dict[int, int] = {}  # delivery tag -> outbox row id
-        self.confirmed: list[int] = []
+        self.cursor = 0  # the highest outbox id handed to the broker in this session
+        self.in_flight: dict[int, tuple[int, str]] = {}  # delivery tag -> (row id, event id)
+        self.confirmed: list[int] = []  # confirmed by the broker, not yet marked
         self.returned: set[str] = set()
-        self.scheduled = False
+        self.resend = False
+        self.timer: Any = None
+        self.timer_due = 0.0
+        self.mark_timer: Any = None
         self.leader = False
         self.failure: BaseException | None = None
         self.connection = SelectConnection(
@@ -154,7 +186,10 @@ class _Session:
     def close_database(self) -> None:
         for connection in (self.reader, self.writer):
             try:
-                connection.close()
+                if connection is self.writer and self.sqlite:
+                    connection.invalidate()  # its busy timeout was changed: not for the pool
+                else:
+                    connection.close()
             except SQLAlchemyError:
                 connection.invalidate()
 
@@ -170,23 +205,33 @@ class _Session:
         log.info("relay.started")
 
     def _schedule(self, delay: float) -> None:
-        if not self.scheduled:
-            self.scheduled = True
-            self.connection.ioloop.call_later(delay, self._publish_batch)
+        """Publish after `delay`, or sooner if already planned sooner (a kick must not wait
+        behind an idle poll)."""
+        due = time.monotonic() + delay
+        if self.timer is not None:
+            if self.timer_due <= due:
+                return
+            self.connection.ioloop.remove_timeout(self.timer)
+        self.timer_due = due
+        self.timer = self.connection.ioloop.call_later(delay, self._publish_batch)
 
     def _publish_batch(self) -> None:
-        self.scheduled = False
+        self.timer = None
         try:
             if self.relay.stop.is_set():
-                if not self.unconfirmed:
-                    self._close()
+                self._finish()
                 return
-            if self.unconfirmed or self.channel is None:
-                return  # the confirms of the batch in flight schedule the next one
+            if (
+                self.channel is None
+                or len(self.in_flight) >= MAX_IN_FLIGHT_BATCHES * self.relay.batch
+            ):
+                return  # the confirms schedule the next one
+            if not self._ready_to_fetch():
+                return
             if not self._is_leader():
                 self._schedule(1.0)
                 return
-            records = fetch_batch(self.reader, self.relay.batch)
+            records = fetch_batch(self.reader, self.relay.batch, self.cursor, lock=False)
             self.reader.commit()
             if not records:
                 self._schedule(self.relay.idle_wait_s)
@@ -194,7 +239,7 @@ class _Session:
             with self.connection.coalesced():
                 for record in records:
                     self.next_tag += 1
-                    self.unconfirmed[self.next_tag] = record.id
+                    self.in_flight[self.next_tag] = (record.id, str(record.event_id))
                     self.channel.basic_publish(
                         topology.EVENTS,
                         record.type,
@@ -202,48 +247,98 @@ class _Session:
                         properties(record),
                         mandatory=True,
                     )
+            self.cursor = records[-1].id
+            self._schedule(0 if len(records) == self.relay.batch else self.relay.idle_wait_s)
         except SQLAlchemyError as error:
             self.failure = error
             self._close()
 
+    def _ready_to_fetch(self) -> bool:
+        """False while a fetch from the oldest pending row (always on PostgreSQL; on SQLite
+        after a nack or a return) waits for what is in flight to be confirmed and marked; the
+        confirms and the mark schedule the next attempt."""
+        if self.sqlite and not self.resend:
+            return True
+        if self.in_flight or self.confirmed:
+            if not self.in_flight:
+                self._schedule_mark(0)
+            return False
+        self.cursor, self.resend = 0, False
+        return True
+
     def _on_confirm(self, frame: Any) -> None:
         method = frame.method
         acked = isinstance(method, pika.spec.Basic.Ack)
+        last = method.delivery_tag
         tags = (
-            [t for t in self.unconfirmed if t <= method.delivery_tag]
+            list(itertools.takewhile(lambda t: t <= last, self.in_flight))
             if method.multiple
-            else [method.delivery_tag]
+            else [last]
         )
+        published = 0
         for tag in tags:
-            row_id = self.unconfirmed.pop(tag, None)
-            if row_id is not None and acked:
+            row = self.in_flight.pop(tag, None)
+            if row is None:
+                continue
+            row_id, event_id = row
+            if acked and event_id not in self.returned:
                 self.confirmed.append(row_id)
+                published += 1
+            else:
+                self.resend = True
+            self.returned.discard(event_id)
         if not acked:
             log.warning("relay.nacked", count=len(tags))
-        if not self.unconfirmed:
-            self._mark_confirmed()
+        self.relay.on_published(published)  # confirmed by the broker: out of our hands
+        if self.sqlite:
+            self._schedule_mark(MARK_INTERVAL_S)
+        elif not self.in_flight:
+            self._schedule_mark(0)
+        self._schedule(0)
 
     def _on_return(self, _channel: Any, _method: Any, props: Any, _body: bytes) -> None:
         # Unroutable despite the alternate exchange: keep it pending and say so loudly.
         log.error("relay.returned", event_id=props.message_id, type=props.type)
         self.returned.add(props.message_id)
 
+    def _schedule_mark(self, delay: float) -> None:
+        if self.mark_timer is None and self.confirmed:
+            self.mark_timer = self.connection.ioloop.call_later(delay, self._mark_confirmed)
+
     def _mark_confirmed(self) -> None:
-        ids, self.confirmed = self.confirmed, []
-        if self.returned:
-            self.returned.clear()
-            ids = []  # which rows were returned is not worth tracking: resend the batch
+        self.mark_timer = None
+        ids = self.confirmed
+        if not ids:
+            return
         try:
-            if ids:
-                faults.relay_crash.before_mark(len(ids))  # off unless a fault test sets it
-                mark_published(self.writer, ids)
-                self.writer.commit()
-                self.relay.on_published(len(ids))
+            faults.relay_crash.before_mark(len(ids))  # off unless a fault test sets it
+            mark_published(self.writer, ids)
+            self.writer.commit()
+        except OperationalError as error:
+            if not (self.sqlite and _locked(error)):
+                self.failure = error
+                self._close()
+                return
+            self.writer.rollback()  # a worker holds the write lock: try again shortly
+            self.mark_timer = self.connection.ioloop.call_later(
+                LOCKED_RETRY_S, self._mark_confirmed
+            )
+            return
         except SQLAlchemyError as error:
             self.failure = error
             self._close()
             return
+        self.confirmed = []
         self._schedule(0)
+
+    def _finish(self) -> None:
+        """Stopping: let the confirms arrive, mark them, then close."""
+        if self.in_flight:
+            return
+        if self.confirmed:
+            self._schedule_mark(0)
+            return
+        self._close()
 
     def _is_leader(self) -> bool:
         """On PostgreSQL, hold the session-level advisory lock for this connection's life."""
@@ -262,3 +357,9 @@ class _Session:
             self.connection.close()
         elif not self.connection.is_closing:
             self.connection.ioloop.stop()
+
+
+def _locked(error: OperationalError) -> bool:
+    """SQLite's "database is locked" (SQLITE_BUSY, extended codes included)."""
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF == _SQLITE_BUSY

@@ -116,6 +116,7 @@ class Supervisor:
             source=self.settings.source,
             on_published=metrics.EVENTS_PUBLISHED.inc,
         )
+        service.settle_heap()
         relay_thread = threading.Thread(target=relay.run, name="prepay-relay", daemon=True)
         relay_thread.start()
         status = 0

@@ -22,7 +22,7 @@ MAX_KILLS = 1  # bounded: each kill idles a worker's shards while it starts agai
 
 def test_kill_9_mid_stream_then_restart(broker: Broker, tmp_path: Path) -> None:
     figures, violations = soak.run(
-        COMMANDS, workers=3, kill_every=(2.0, 4.0), min_age=8.0, max_kills=MAX_KILLS,
+        COMMANDS, workers=3, kill_every=(1.0, 2.0), min_age=3.0, max_kills=MAX_KILLS,
         restarts_at=(0.6,), broker_stats=False, log_dir=tmp_path, timeout=300,
     )  # fmt: skip
     print("\n".join(["", "[kill -9 / soak]", *figures.lines()]))

@@ -1,0 +1,169 @@
+"""The relay against a real broker and database: it publishes while a worker holds the SQLite
+write lock (marking waits, publishing does not), and on PostgreSQL it finds rows that became
+visible below ids already published because their transaction committed late."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pika
+import pytest
+from sqlalchemy import Engine, insert, text
+from sqlalchemy.engine import Connection
+
+from schemas.tables import OUTBOX
+from workers import topology
+from workers.config import Settings
+from workers.db import READ_ONLY
+from workers.outbox import pending_count
+from workers.relay import Relay
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def amqp_url() -> str:
+    url = Settings().amqp_url
+    try:
+        pika.BlockingConnection(pika.URLParameters(url)).close()
+    except Exception as error:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"RabbitMQ at {url} is unreachable: {error!r}")
+        pytest.skip(f"RabbitMQ at {url} is unreachable: {error!r}")
+    return url
+
+
+class Sink:
+    """The ids of the events published about `subjects`, in the order they arrive."""
+
+    def __init__(self, amqp_url: str, subjects: set[str]) -> None:
+        self.subjects = subjects
+        self.connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        channel = self.connection.channel()
+        topology.declare(channel, Settings().shards)
+        queue = channel.queue_declare("", exclusive=True).method.queue
+        channel.queue_bind(queue, topology.EVENTS, "#")
+        channel.basic_consume(queue, self._on_message, auto_ack=True)
+        self.ids: list[str] = []
+
+    def _on_message(self, _channel: Any, _method: Any, properties: Any, _body: bytes) -> None:
+        if (properties.headers or {}).get("subject") in self.subjects:
+            self.ids.append(properties.message_id)
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.ids) < count:
+            assert time.monotonic() < deadline, f"{len(self.ids)} of {count} events arrived"
+            self.connection.process_data_events(time_limit=0.05)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+@contextmanager
+def running_relay(engine: Engine, amqp_url: str) -> Iterator[Relay]:
+    relay = Relay(engine, amqp_url, batch=50, idle_wait_s=0.01)
+    thread = threading.Thread(target=relay.run, daemon=True)
+    thread.start()
+    try:
+        yield relay
+    finally:
+        relay.shutdown()
+        thread.join(10)
+        assert not thread.is_alive(), "the relay did not stop"
+
+
+def add_events(connection: Connection, subject: str, count: int) -> list[str]:
+    """Outbox rows as a worker's transaction writes them; returns their event ids."""
+    ids = [uuid.uuid4() for _ in range(count)]
+    now = datetime.now(UTC)
+    connection.execute(
+        insert(OUTBOX),
+        [
+            {
+                "event_id": event_id,
+                "type": "order.created",
+                "subject": subject,
+                "correlation_id": f"cmd-{subject}",
+                "payload": f'{{"n":{n}}}',
+                "created_at": now,
+            }
+            for n, event_id in enumerate(ids)
+        ],
+    )
+    return [str(event_id) for event_id in ids]
+
+
+def pending(engine: Engine) -> int:
+    with engine.connect().execution_options(**{READ_ONLY: True}) as connection:
+        return pending_count(connection)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def test_publishing_goes_on_while_a_worker_holds_the_sqlite_write_lock(
+    sqlite_engine: Engine, amqp_url: str
+) -> None:
+    subjects = [f"SO-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    with sqlite_engine.begin() as connection:
+        first = add_events(connection, subjects[0], 120)
+    sink = Sink(amqp_url, set(subjects))
+    try:
+        with running_relay(sqlite_engine, amqp_url), sqlite_engine.connect() as worker:
+            sink.wait_for(120)
+            wait_for(lambda: pending(sqlite_engine) == 0, 10, "the first events marked")
+            # A worker commits batch after batch, taking the write lock again at once.
+            second = add_events(worker, subjects[1], 80)
+            worker.commit()
+            worker.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: the write lock again
+            sink.wait_for(200, timeout=3)
+            time.sleep(0.3)  # the relay tries to mark and finds the lock taken, again and again
+            assert pending(sqlite_engine) == 80, "marked while the lock was held?"
+            third = add_events(worker, subjects[2], 40)
+            worker.commit()
+            worker.execute(text("SELECT 1"))
+            sink.wait_for(240, timeout=3)  # published although the marks are still waiting
+            assert pending(sqlite_engine) == 120
+            worker.rollback()
+            wait_for(lambda: pending(sqlite_engine) == 0, 10, "the marks after the lock")
+    finally:
+        sink.close()
+    assert sink.ids == first + second + third  # in the order recorded, once each
+
+
+def test_rows_committed_late_go_out_before_later_events_of_their_order_on_postgresql(
+    pg_engine: Engine, amqp_url: str
+) -> None:
+    """Two workers: one order's transaction takes the lower ids but commits after another
+    order's; its order's next events must still follow it, not overtake it."""
+    slow, quick = f"SO-{uuid.uuid4().hex[:8]}", f"SO-{uuid.uuid4().hex[:8]}"
+    sink = Sink(amqp_url, {slow, quick})
+    late = pg_engine.connect()
+    try:
+        with running_relay(pg_engine, amqp_url):
+            late.begin()
+            slow_first = add_events(late, slow, 3)  # takes the lower ids, commits last
+            with pg_engine.begin() as connection:
+                quick_ids = add_events(connection, quick, 5)
+            sink.wait_for(5)
+            late.commit()
+            with pg_engine.begin() as connection:  # the slow order's next command
+                slow_next = add_events(connection, slow, 2)
+            sink.wait_for(10)
+            wait_for(lambda: pending(pg_engine) == 0, 10, "every row marked")
+    finally:
+        late.close()
+        sink.close()
+    assert sink.ids == quick_ids + slow_first + slow_next
