@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, event, select, text
 
 from schemas.tables import PARTIES
 from workers.outbox import (
@@ -144,3 +144,25 @@ def test_sqlite_keeps_decimals_as_text_never_real(sqlite_engine: Engine) -> None
         assert connection.execute(select(PARTIES.c.prepayment_percent)).scalar_one() == Decimal(
             "0.001"
         )
+
+
+def test_marks_of_any_size_share_one_statement_text(engine: Engine) -> None:
+    """Each distinct text is a prepared statement the driver keeps: marks of varying sizes
+    must not grow that cache (an IN list of n parameters made one text per n)."""
+    _record(engine, "c1", *[Event("a", "SO-1", {"n": n}) for n in range(7)])
+    texts: set[str] = set()
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE"):
+            texts.add(statement)
+
+    with engine.begin() as connection:
+        ids = [r.id for r in fetch_batch(connection, 10)]
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            for chunk in (ids[:1], ids[1:3], ids[3:7]):
+                assert mark_published(connection, chunk) == len(chunk)
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        assert pending_count(connection) == 0
+    assert len(texts) == 1, texts
