@@ -34,10 +34,12 @@ from workers.outbox import OutboxRecord, fetch_batch, mark_published
 
 log = structlog.get_logger("prepay.relay")
 
-_RELAY_LOCK_KEY = 0x70726570  # "prep": the advisory lock that elects the one relay
+RELAY_LOCK_KEY = 0x70726570  # "prep": the advisory lock that elects the one relay
 MARK_INTERVAL_S = 0.05  # confirmed rows are marked in one transaction per interval at most
 LOCKED_RETRY_S = 0.005  # SQLite: the next try to mark after finding the write lock taken
 MAX_IN_FLIGHT_BATCHES = 4  # batches published and not yet confirmed, at most
+LEADER_RETRY_S = 1.0  # PostgreSQL: how often a relay that does not lead asks again
+BUSY_TIMEOUT_AT_END_MS = 5000  # SQLite: the last mark of a session waits for the lock
 _SQLITE_BUSY = 5
 
 
@@ -118,6 +120,7 @@ class Relay:
             finally:
                 self._session = None
                 if session is not None:
+                    session.mark_remaining()
                     session.close_database()
 
 
@@ -138,7 +141,10 @@ class _Session:
     already published; a cursor would publish the next events of its order before it. There
     the relay settles before each fetch (everything in flight confirmed and marked) and
     fetches from the oldest pending row, which keeps each order's events in order. A nack or
-    a return makes the SQLite relay do the same once, so nothing stays behind.
+    a return makes the SQLite relay do the same once, so nothing stays behind. What a nack
+    cannot keep is the order around the nacked event: later events already sent (at most
+    `MAX_IN_FLIGHT_BATCHES` batches) arrive before its re-send. RabbitMQ nacks only on an
+    internal error of a queue, and the relay logs each one (`relay.nacked`).
     """
 
     def __init__(self, relay: Relay) -> None:
@@ -150,9 +156,6 @@ class _Session:
             self.reader.close()
             raise
         self.sqlite = self.writer.dialect.name == "sqlite"
-        if self.sqlite:  # the relay's own connection: a held lock is retried, not waited for
-            driver: Any = self.writer.connection.driver_connection
-            driver.execute("PRAGMA busy_timeout=0")
         self.channel: Any = None
         self.next_tag = 0
         self.cursor = 0  # the highest outbox id handed to the broker in this session
@@ -164,16 +167,27 @@ class _Session:
         self.timer_due = 0.0
         self.mark_timer: Any = None
         self.leader = False
+        self.next_leader_try = 0.0
+        self.closing = False
         self.failure: BaseException | None = None
-        self.connection = SelectConnection(
-            parameters(relay.amqp_url),
-            on_open_callback=lambda c: c.channel(on_open_callback=self._on_channel),
-            on_open_error_callback=self._on_open_error,
-            on_close_callback=lambda c, reason: c.ioloop.stop(),
-        )
+        try:
+            self.connection = SelectConnection(
+                parameters(relay.amqp_url),
+                on_open_callback=lambda c: c.channel(on_open_callback=self._on_channel),
+                on_open_error_callback=self._on_open_error,
+                on_close_callback=self._on_closed,
+            )
+        except BaseException:
+            self.close_database()
+            raise
+        if self.sqlite:  # the relay's own connection: a held lock is retried, not waited for
+            self._busy_timeout(0)
 
     def run(self) -> None:
-        self.connection.ioloop.start()
+        try:
+            self.connection.ioloop.start()
+        finally:
+            self.connection.ioloop.close()
         if self.failure is not None:
             raise self.failure
 
@@ -183,15 +197,46 @@ class _Session:
         except Exception:  # the loop is closing; the next session publishes
             return
 
+    def mark_remaining(self) -> None:
+        """The session ends (a reconnect, a stop): mark what the broker confirmed, waiting for
+        the lock this time, so that a reconnect does not send those events again."""
+        if not self.confirmed:
+            return
+        try:
+            if self.sqlite:
+                self._busy_timeout(BUSY_TIMEOUT_AT_END_MS)
+            mark_published(self.writer, self.confirmed)
+            self.writer.commit()
+            self.confirmed = []
+        except Exception as error:  # best effort, the session is over: those events go out again
+            log.warning("relay.unmarked", count=len(self.confirmed), error=str(error))
+
     def close_database(self) -> None:
-        for connection in (self.reader, self.writer):
-            try:
-                if connection is self.writer and self.sqlite:
-                    connection.invalidate()  # its busy timeout was changed: not for the pool
-                else:
-                    connection.close()
-            except SQLAlchemyError:
-                connection.invalidate()
+        """The writer is never handed back to the pool: on SQLite its busy timeout was
+        changed, on PostgreSQL it holds the relay's session-level advisory lock (a pooled
+        connection holding it would keep every relay, this one included, from leading)."""
+        try:
+            self.reader.close()
+        except SQLAlchemyError:
+            self.reader.invalidate()
+        self.writer.invalidate()
+
+    def _busy_timeout(self, milliseconds: int) -> None:
+        driver: Any = self.writer.connection.driver_connection
+        driver.execute(f"PRAGMA busy_timeout={int(milliseconds)}")
+
+    def _on_closed(self, connection: Any, reason: BaseException) -> None:
+        """The broker closed the connection: unless we are stopping, that is a failure, so the
+        next session comes after a back-off, not at once."""
+        if self.failure is None and not self.relay.stop.is_set() and not self.closing:
+            self.failure = reason if isinstance(reason, AMQPError) else AMQPError(str(reason))
+        connection.ioloop.stop()
+
+    def _on_channel_closed(self, _channel: Any, reason: BaseException) -> None:
+        if self.failure is None and not self.relay.stop.is_set() and not self.closing:
+            self.failure = reason if isinstance(reason, AMQPError) else AMQPError(str(reason))
+        self.channel = None
+        self._close()
 
     def _on_open_error(self, connection: Any, error: BaseException) -> None:
         self.failure = error if isinstance(error, AMQPError | OSError) else AMQPError(str(error))
@@ -200,7 +245,7 @@ class _Session:
     def _on_channel(self, channel: Any) -> None:
         self.channel = channel
         channel.add_on_return_callback(self._on_return)
-        channel.add_on_close_callback(lambda ch, reason: self._close())
+        channel.add_on_close_callback(self._on_channel_closed)
         channel.confirm_delivery(self._on_confirm, callback=lambda _frame: self._schedule(0))
         log.info("relay.started")
 
@@ -222,14 +267,16 @@ class _Session:
                 self._finish()
                 return
             if (
-                self.channel is None
+                self.closing
+                or self.channel is None
+                or not self.channel.is_open
                 or len(self.in_flight) >= MAX_IN_FLIGHT_BATCHES * self.relay.batch
             ):
-                return  # the confirms schedule the next one
+                return  # the confirms schedule the next one (or the session is ending)
             if not self._ready_to_fetch():
                 return
             if not self._is_leader():
-                self._schedule(1.0)
+                self._schedule(max(0.0, self.next_leader_try - time.monotonic()))
                 return
             records = fetch_batch(self.reader, self.relay.batch, self.cursor, lock=False)
             self.reader.commit()
@@ -258,6 +305,10 @@ class _Session:
         after a nack or a return) waits for what is in flight to be confirmed and marked; the
         confirms and the mark schedule the next attempt."""
         if self.sqlite and not self.resend:
+            if not self.in_flight and not self.confirmed:
+                # Nothing outstanding: the oldest pending row is as cheap a start, and SQLite
+                # gives ids below the cursor again once the newest rows were pruned.
+                self.cursor = 0
             return True
         if self.in_flight or self.confirmed:
             if not self.in_flight:
@@ -319,7 +370,12 @@ class _Session:
                 self.failure = error
                 self._close()
                 return
-            self.writer.rollback()  # a worker holds the write lock: try again shortly
+            try:
+                self.writer.rollback()  # a worker holds the write lock: try again shortly
+            except SQLAlchemyError as broken:
+                self.failure = broken
+                self._close()
+                return
             self.mark_timer = self.connection.ioloop.call_later(
                 LOCKED_RETRY_S, self._mark_confirmed
             )
@@ -344,15 +400,20 @@ class _Session:
         """On PostgreSQL, hold the session-level advisory lock for this connection's life."""
         if self.leader or self.writer.dialect.name != "postgresql":
             return True
+        now = time.monotonic()
+        if now < self.next_leader_try:  # a kick must not make a follower ask on every commit
+            return False
+        self.next_leader_try = now + LEADER_RETRY_S
         self.leader = self.writer.execute(
             # Keyed by schema too: two prepay setups in one database each get their relay.
             text("SELECT pg_try_advisory_lock(:key, hashtext(current_schema()))"),
-            {"key": _RELAY_LOCK_KEY},
+            {"key": RELAY_LOCK_KEY},
         ).scalar_one()
         self.writer.commit()
         return self.leader
 
     def _close(self) -> None:
+        self.closing = True
         if self.connection.is_open:
             self.connection.close()
         elif not self.connection.is_closing:

@@ -46,8 +46,12 @@ class Service:
             self.threads.append(thread)
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Finish in-flight commands, hand back buffered deliveries, flush the relay."""
+        """Finish in-flight commands, hand back buffered deliveries, then flush the relay
+        (stopped after the consumer, so that it publishes what the last batch committed)."""
         self.consumer.stop.set()
+        consumers = [t for t in self.threads if t.name == "prepay-consumer"]
+        for thread in consumers:
+            thread.join(timeout)
         if self.relay is not None:
             self.relay.shutdown()
         for thread in self.threads:
