@@ -31,12 +31,12 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import BigInteger, Text, any_, bindparam, column, delete, func, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from schemas.scalars import decimal_text
 from schemas.tables import OUTBOX
+from workers.sql_lists import DIALECTS, bound_list, one_of
 from workflows.events import Event
 
 
@@ -102,24 +102,12 @@ _BATCH = (
     .limit(bindparam("limit"))
 )
 _BATCH_LOCKED = _BATCH.with_for_update(skip_locked=True)
-# One statement text whatever the number of ids: an IN list of n parameters is a new text for
-# each n, and each text a prepared statement in the driver's cache (SQLite keeps 128 per
-# connection); the relay's marks vary in size, and those statements cost ~20 MB (measured).
-_MARK_SQLITE = (
-    update(OUTBOX)
-    .where(
-        OUTBOX.c.id.in_(
-            select(column("value")).select_from(func.json_each(bindparam("ids", type_=Text())))
-        ),
-        _PENDING,
-    )
+_MARK = {
+    dialect: update(OUTBOX)
+    .where(one_of(OUTBOX.c.id, "ids", dialect), _PENDING)
     .values(published_at=bindparam("at"))
-)
-_MARK_POSTGRESQL = (
-    update(OUTBOX)
-    .where(OUTBOX.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger))), _PENDING)
-    .values(published_at=bindparam("at"))
-)
+    for dialect in DIALECTS
+}
 _PENDING_COUNT = select(func.count()).select_from(OUTBOX).where(_PENDING)
 _OLDEST_PENDING = select(OUTBOX.c.created_at).where(_PENDING).order_by(OUTBOX.c.id).limit(1)
 
@@ -141,10 +129,9 @@ def mark_published(connection: Connection, ids: Sequence[int], at: datetime | No
     if not ids:
         return 0
     moment = at or datetime.now(UTC)
-    if connection.dialect.name == "postgresql":
-        return connection.execute(_MARK_POSTGRESQL, {"ids": list(ids), "at": moment}).rowcount
-    ids_json = orjson.dumps(list(ids)).decode()
-    return connection.execute(_MARK_SQLITE, {"ids": ids_json, "at": moment}).rowcount
+    dialect = connection.dialect.name
+    ids_bound = bound_list(ids, dialect)  # one statement text for any number of ids
+    return connection.execute(_MARK[dialect], {"ids": ids_bound, "at": moment}).rowcount
 
 
 def pending_count(connection: Connection) -> int:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Row, bindparam, delete, select
 
 from schemas.tables import ORDER_LINES, ORDERS
+from workers.sql_lists import DIALECTS, bound_list, one_of
 from workers.store_bulk import insert_many, update_many
 from workflows.commands import PaymentTerms
 from workflows.errors import ConcurrencyConflict
@@ -47,12 +48,13 @@ assert {"order_id", "line_no", *_LINE_FIELDS} == set(ORDER_LINES.c.keys())
 
 # An order and its lines come back in two queries rather than one join, which would repeat
 # the order's columns (and their conversions) on every line.
-_ORDERS = select(ORDERS).where(ORDERS.c.order_id.in_(bindparam("order_ids", expanding=True)))
-_LINES = (
-    select(ORDER_LINES)
-    .where(ORDER_LINES.c.order_id.in_(bindparam("order_ids", expanding=True)))
+_ORDERS = {d: select(ORDERS).where(one_of(ORDERS.c.order_id, "order_ids", d)) for d in DIALECTS}
+_LINES = {
+    d: select(ORDER_LINES)
+    .where(one_of(ORDER_LINES.c.order_id, "order_ids", d))
     .order_by(ORDER_LINES.c.order_id, ORDER_LINES.c.line_no)
-)
+    for d in DIALECTS
+}
 _EXISTS = select(ORDERS.c.order_id).where(ORDERS.c.order_id == bindparam("order_id"))
 _DELETE_LINE = delete(ORDER_LINES).where(
     ORDER_LINES.c.order_id == bindparam("b_order_id"),
@@ -209,10 +211,12 @@ class SqlOrders:
         wanted = [x for x in wanted if x not in self._absent]
         if not wanted:
             return
-        key = {"order_ids": wanted}
-        orders = {row.order_id: order_from_row(row) for row in self._uow.execute(_ORDERS, key)}
+        dialect = self._uow.engine.dialect.name
+        key = {"order_ids": bound_list(wanted, dialect)}
+        rows = self._uow.execute(_ORDERS[dialect], key)
+        orders = {row.order_id: order_from_row(row) for row in rows}
         if orders:
-            for row in self._uow.execute(_LINES, key):
+            for row in self._uow.execute(_LINES[dialect], key):
                 orders[row.order_id].lines[row.line_no] = line_from_row(row)
         for order_id in wanted:
             order = orders.get(order_id)

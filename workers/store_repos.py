@@ -18,6 +18,7 @@ from schemas.tables import (
     PARTIES,
     PREPAYMENT_RULES,
 )
+from workers.sql_lists import DIALECTS, bound_list, one_of
 from workers.store_bulk import insert_many
 from workflows.commands import PaymentTerms, Side
 from workflows.setup import Party, PrepaymentRule
@@ -253,9 +254,12 @@ class SqlExternalNumbers:
 
 
 _FINGERPRINT = select(INBOX.c.fingerprint).where(INBOX.c.command_id == bindparam("command_id"))
-_FINGERPRINTS = select(INBOX.c.command_id, INBOX.c.fingerprint).where(
-    INBOX.c.command_id.in_(bindparam("command_ids", expanding=True))
-)
+_FINGERPRINTS = {
+    d: select(INBOX.c.command_id, INBOX.c.fingerprint).where(
+        one_of(INBOX.c.command_id, "command_ids", d)
+    )
+    for d in DIALECTS
+}
 
 
 class SqlInbox:
@@ -275,7 +279,10 @@ class SqlInbox:
         wanted = [x for x in dict.fromkeys(command_ids) if x not in self._read]
         if not wanted:
             return
-        rows = self._uow.execute(_FINGERPRINTS, {"command_ids": wanted})
+        dialect = self._uow.engine.dialect.name
+        rows = self._uow.execute(
+            _FINGERPRINTS[dialect], {"command_ids": bound_list(wanted, dialect)}
+        )
         found: dict[str, str | None] = {row.command_id: row.fingerprint for row in rows}
         for command_id in wanted:
             self._read[command_id] = found.get(command_id, _MISSING)
