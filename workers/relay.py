@@ -226,17 +226,19 @@ class _Session:
         driver.execute(f"PRAGMA busy_timeout={int(milliseconds)}")
 
     def _on_closed(self, connection: Any, reason: BaseException) -> None:
-        """The broker closed the connection: unless we are stopping, that is a failure, so the
-        next session comes after a back-off, not at once."""
-        if self.failure is None and not self.relay.stop.is_set() and not self.closing:
-            self.failure = reason if isinstance(reason, AMQPError) else AMQPError(str(reason))
+        self._note_unexpected_close(reason)
         connection.ioloop.stop()
 
     def _on_channel_closed(self, _channel: Any, reason: BaseException) -> None:
-        if self.failure is None and not self.relay.stop.is_set() and not self.closing:
-            self.failure = reason if isinstance(reason, AMQPError) else AMQPError(str(reason))
+        self._note_unexpected_close(reason)
         self.channel = None
         self._close()
+
+    def _note_unexpected_close(self, reason: BaseException) -> None:
+        """The broker closed the connection or the channel: unless we are stopping, that is a
+        failure, so the next session comes after a back-off, not at once."""
+        if self.failure is None and not self.relay.stop.is_set() and not self.closing:
+            self.failure = reason if isinstance(reason, AMQPError) else AMQPError(str(reason))
 
     def _on_open_error(self, connection: Any, error: BaseException) -> None:
         self.failure = error if isinstance(error, AMQPError | OSError) else AMQPError(str(error))
