@@ -400,7 +400,7 @@ class _Session:
 
     def _is_leader(self) -> bool:
         """On PostgreSQL, hold the session-level advisory lock for this connection's life."""
-        if self.leader or self.writer.dialect.name != "postgresql":
+        if self.leader or self.sqlite:  # SQLite has one service process, hence one relay
             return True
         now = time.monotonic()
         if now < self.next_leader_try:  # a kick must not make a follower ask on every commit
