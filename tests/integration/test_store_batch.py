@@ -4,14 +4,16 @@ its own held-back writes only)."""
 from __future__ import annotations
 
 import json
-from datetime import date
+import uuid
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event
 
-from workers import processing
+from schemas.tables import OUTBOX
+from workers import processing, store_bulk
 from workers.processing import CommandProcessor
 from workers.store import SqlUnitOfWork
 from workflows.bus import process
@@ -245,3 +247,37 @@ def test_one_stale_order_among_several_fails_the_batch(pg_engine: Engine) -> Non
     with SqlUnitOfWork(pg_engine) as check:
         states = [check.orders.get(f"O-{n}") for n in (1, 2, 3)]
     assert [o.state if o else None for o in states] == ["draft", "draft", "draft"]
+
+
+def test_bound_values_are_converted_once_per_object_and_exactly_as_sqlalchemy_would(
+    engine: Engine,
+) -> None:
+    dialect = engine.dialect
+    columns = ("event_id", "type", "created_at")
+    plan = store_bulk._plan(dialect, OUTBOX, columns)
+    calls: list[object] = []
+
+    def counted(convert: store_bulk.Processor) -> store_bulk.Processor:
+        def counting(value: object) -> object:
+            calls.append(value)
+            return convert(value)
+
+        return counting
+
+    stamp_at = columns.index("created_at")
+    watched = tuple((at, counted(p) if at == stamp_at else p) for at, p in plan.processors)
+    one = datetime(2026, 11, 27, 12, 0, 1, 123456, tzinfo=UTC)
+    equal_but_other = datetime(2026, 11, 27, 12, 0, 1, 123456, tzinfo=UTC)
+    later = datetime(2026, 11, 27, 12, 0, 2, tzinfo=UTC)
+    stamps = [one, one, one, equal_but_other, later, later, one]
+    rows = [{"event_id": uuid.uuid4(), "type": "t", "created_at": at} for at in stamps]
+
+    parameters = store_bulk._parameters(store_bulk._Plan(plan.sql, columns, watched), rows)
+
+    def one_by_one(name: str, value: object) -> object:
+        convert = OUTBOX.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        return value if convert is None else convert(value)
+
+    assert parameters == [tuple(one_by_one(name, row[name]) for name in columns) for row in rows]
+    # a run of the same object is converted once; an equal but distinct object again
+    assert calls == [one, equal_but_other, later, one]
