@@ -213,11 +213,12 @@ class SqlOrders:
             return
         dialect = self._uow.engine.dialect.name
         key = {"order_ids": bound_list(wanted, dialect)}
-        rows = self._uow.execute(_ORDERS[dialect], key)
-        orders = {row.order_id: order_from_row(row) for row in rows}
-        if orders:
-            for row in self._uow.execute(_LINES[dialect], key):
-                orders[row.order_id].lines[row.line_no] = line_from_row(row)
+        with self._uow.planned_for_their_lists():
+            rows = self._uow.execute(_ORDERS[dialect], key)
+            orders = {row.order_id: order_from_row(row) for row in rows}
+            if orders:
+                for row in self._uow.execute(_LINES[dialect], key):
+                    orders[row.order_id].lines[row.line_no] = line_from_row(row)
         for order_id in wanted:
             order = orders.get(order_id)
             if order is None:

@@ -280,9 +280,10 @@ class SqlInbox:
         if not wanted:
             return
         dialect = self._uow.engine.dialect.name
-        rows = self._uow.execute(
-            _FINGERPRINTS[dialect], {"command_ids": bound_list(wanted, dialect)}
-        )
+        with self._uow.planned_for_their_lists():
+            rows = self._uow.execute(
+                _FINGERPRINTS[dialect], {"command_ids": bound_list(wanted, dialect)}
+            )
         found: dict[str, str | None] = {row.command_id: row.fingerprint for row in rows}
         for command_id in wanted:
             self._read[command_id] = found.get(command_id, _MISSING)

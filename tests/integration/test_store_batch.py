@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 
 from schemas.tables import OUTBOX
 from workers import processing, store_bulk
+from workers.db import create_all, make_engine
 from workers.processing import CommandProcessor
 from workers.store import SqlUnitOfWork
 from workflows.bus import process
@@ -281,3 +283,41 @@ def test_bound_values_are_converted_once_per_object_and_exactly_as_sqlalchemy_wo
     assert parameters == [tuple(one_by_one(name, row[name]) for name in columns) for row in rows]
     # a run of the same object is converted once; an equal but distinct object again
     assert calls == [one, equal_but_other, later, one]
+
+
+@pytest.fixture
+def new_pg_engine(pg_engine: Engine) -> Iterator[Engine]:
+    """One connection to tables just created, never analyzed (as on a new database)."""
+    schema = f"prepay_new_{uuid.uuid4().hex[:12]}"
+    with pg_engine.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = pg_engine.url.update_query_dict({"options": f"-csearch_path={schema}"})
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    create_all(engine)
+    yield engine
+    engine.dispose()
+    with pg_engine.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+def test_a_read_by_a_list_of_ids_is_planned_for_the_ids_it_is_given(
+    new_pg_engine: Engine,
+) -> None:
+    uow = SqlUnitOfWork(new_pg_engine)
+    with uow.batch():
+        process("p", UpsertParty("C1", "sales", "C", Decimal(30)), uow)
+        process("o", order("O-1"), uow)
+    batch_of_ids = ["O-1", *(f"O-{n}" for n in range(1000, 1200))]
+    for _ in range(20):  # the driver prepares it, the server may settle on a generic plan
+        with uow.batch():  # (a rollback makes psycopg forget what it prepared)
+            uow.orders.prefetch(batch_of_ids)
+    plans = text(
+        "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+        " WHERE statement LIKE 'SELECT orders.order_id%'"
+    )
+    with uow:
+        generic, custom = uow.execute(plans).one()
+    # Prepared by the driver, but each run planned for the ids it was given: a generic plan
+    # made while the table was nearly empty would read every row for each id as it grows.
+    assert generic == 0
+    assert custom >= 10  # the driver did prepare it (after 5 runs)
