@@ -80,6 +80,7 @@ def build(
     worker_count: int = 1,
     with_relay: bool = True,
     on_result: Callable[[Result, Delivery, float], None] | None = None,
+    on_batch_committed: Callable[[], None] | None = None,
 ) -> Service:
     engine = db.make_engine(settings.database_url)
     processor = CommandProcessor(SqlUnitOfWork(engine), retry_attempts=settings.retry_attempts)
@@ -104,7 +105,7 @@ def build(
         batch_size=settings.batch_size,
         batch_wait_s=settings.batch_wait_ms / 1000,
         on_result=on_result or observe.record_result,
-        on_batch_committed=relay.kick if relay else None,
+        on_batch_committed=relay.kick if relay else on_batch_committed,
     )
     return Service(settings, engine, consumer, relay)
 

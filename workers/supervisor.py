@@ -20,6 +20,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ import structlog
 
 from workers import db, logs, metrics, service
 from workers.config import Settings
+from workers.kicks import Kicks, kicker
 from workers.relay import Relay
 
 if TYPE_CHECKING:
@@ -42,10 +44,22 @@ _MAX_RESTART_DELAY_S = 30.0
 _STOP_TIMEOUT_S = 30.0
 
 
-def run_worker(settings: Settings, index: int, count: int, connected: Any = None) -> None:
+def run_worker(
+    settings: Settings,
+    index: int,
+    count: int,
+    connected: Any = None,
+    kicks: Connection | None = None,
+) -> None:
     """The body of one worker process: consumers only, the parent relays."""
     logs.configure(settings.log_level)  # a spawned interpreter starts unconfigured
-    worker = service.build(settings, worker_index=index, worker_count=count, with_relay=False)
+    worker = service.build(
+        settings,
+        worker_index=index,
+        worker_count=count,
+        with_relay=False,
+        on_batch_committed=kicker(kicks) if kicks is not None else None,
+    )
     if connected is not None:
         _mirror(worker.consumer.connected, connected, worker.consumer.stop)
     _stop_when_orphaned()
@@ -98,6 +112,7 @@ class Supervisor:
         # No lock: a worker killed while holding it would leave the supervisor waiting forever.
         self.slots = [_Slot(i, self.context.Value("b", 0, lock=False)) for i in range(count)]
         self.stop = threading.Event()
+        self.kicks = Kicks(self.context)
 
     def consumers_connected(self) -> bool:
         return all(slot.connected.value for slot in self.slots)
@@ -119,6 +134,7 @@ class Supervisor:
         service.settle_heap()
         relay_thread = threading.Thread(target=relay.run, name="prepay-relay", daemon=True)
         relay_thread.start()
+        self.kicks.watch(relay.kick)
         status = 0
         try:
             while not self.stop.is_set():
@@ -177,7 +193,7 @@ class Supervisor:
     def _start(self, slot: _Slot, now: float) -> None:
         process = self.context.Process(
             target=run_worker,
-            args=(self.settings, slot.index, self.count, slot.connected),
+            args=(self.settings, slot.index, self.count, slot.connected, self.kicks.sender),
             name=f"prepay-worker-{slot.index}",
         )
         process.start()
