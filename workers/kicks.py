@@ -46,7 +46,9 @@ def kicker(sender: Connection) -> Callable[[], None]:
     os.set_blocking(descriptor, False)
 
     def kick() -> None:
-        with contextlib.suppress(BlockingIOError):  # full: earlier kicks are still unread
+        # Full (earlier kicks are still unread) or nobody reading (the supervisor died, and
+        # the worker stops itself): either way the worker carries on, as if it had kicked.
+        with contextlib.suppress(OSError):
             os.write(descriptor, b"k")
 
     return kick

@@ -40,3 +40,10 @@ def test_a_worker_never_waits_for_the_relay_to_take_its_kicks() -> None:
     watcher.join(10)
     assert not watcher.is_alive()
     assert 1 <= len(seen) <= 64  # drained in bursts of up to 4 KiB, one call per burst
+
+
+def test_a_kick_with_nobody_left_to_read_it_is_no_error() -> None:
+    kicks = Kicks(CONTEXT)
+    kick = kicker(kicks.sender)
+    kicks.receiver.close()  # the supervisor died: a write would raise BrokenPipeError
+    kick()  # the worker's batch is committed and acked; it must not look like a broker failure
