@@ -9,7 +9,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy import Engine
@@ -20,9 +19,6 @@ from workers.consumer import CommandConsumer, Delivery
 from workers.processing import CommandProcessor, Result
 from workers.relay import Relay
 from workers.store import SqlUnitOfWork
-
-if TYPE_CHECKING:
-    from workers.monitoring import Monitor
 
 log = structlog.get_logger("prepay.service")
 
@@ -110,15 +106,12 @@ def build(
     return Service(settings, engine, consumer, relay)
 
 
-def run_until_signalled(service: Service, monitor: Monitor | None = None) -> None:
-    """Run until SIGTERM or SIGINT, then stop gracefully (the monitor reports not ready from
-    the signal on, and alive while this loop beats)."""
+def run_until_signalled(service: Service) -> None:
+    """Run until SIGTERM or SIGINT (a worker process's body), then stop gracefully."""
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         log.info("service.stopping", signal=signal.Signals(signum).name)
-        if monitor is not None:
-            monitor.stopping()
         stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)
@@ -127,8 +120,6 @@ def run_until_signalled(service: Service, monitor: Monitor | None = None) -> Non
     while not stop.wait(0.5):
         if not any(t.is_alive() for t in service.threads):
             break
-        if monitor is not None:
-            monitor.beat()
     service.stop()
 
 
