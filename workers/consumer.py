@@ -24,7 +24,7 @@ import structlog
 from pika.exceptions import AMQPError
 
 from workers import topology
-from workers.amqp import backoff_delays, connect, drop
+from workers.amqp import backoff_delays, connect, drop, settle_acks
 from workers.processing import CommandProcessor, Result, TransientFailure
 
 log = structlog.get_logger("prepay.consumer")
@@ -94,6 +94,7 @@ class CommandConsumer:
 
     def _consume(self) -> None:
         connection = connect(self.amqp_url)
+        channel = None
         try:
             channel = connection.channel()
             topology.declare(channel, self.shards)
@@ -113,9 +114,13 @@ class CommandConsumer:
             if self._buffer:
                 self._handle_batch(channel, dead_channel)
         finally:
-            self._buffer.clear()
             self.connected.clear()
+            if channel is not None:
+                settle_acks(channel, self.prefetch)  # or the drop may undo the last ack
             drop(connection)  # not close(): see `drop` for how that would reorder an order
+            # Only now: until the connection is gone pika may still hand deliveries to
+            # `collect`, and their tags would mean nothing (or another delivery) on the next.
+            self._buffer.clear()
 
     def _collector(self, queue: str) -> Callable[..., None]:
         def collect(_channel: Any, method: Any, properties: Any, body: bytes) -> None:
