@@ -19,7 +19,8 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=200, ge=1, le=1000, description="commands per transaction")
     # No waiting for a batch to fill: what arrives while one batch is processed forms the next,
     # so batches grow with the load by themselves. Waiting 5 ms added 5 ms to every command
-    # and took nothing off the CPU per command at full speed (measured).
+    # and took nothing off the CPU per command at full speed (measured); at a steady 1,096
+    # commands/s (SQLite) windows of 3-6 ms gave p99 102-614 ms against 115-312 without.
     batch_wait_ms: int = Field(default=0, ge=0, le=1000)
     retry_attempts: int = Field(default=8, ge=1, le=100, description="in-place transient retries")
     relay_batch: int = Field(default=500, ge=1, le=10000)

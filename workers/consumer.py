@@ -106,7 +106,7 @@ class CommandConsumer:
             self.connected.set()
             log.info("consumer.started", queues=self.queues)
             while not self.stop.is_set():
-                connection.process_data_events(time_limit=0.05 if not self._buffer else 0)
+                connection.process_data_events(time_limit=self._time_to_wait())
                 if self._buffer and self._batch_ready():
                     self._handle_batch(channel, dead_channel)
             # Graceful stop: finish what was taken, give the rest back (dropping the connection
@@ -142,6 +142,17 @@ class CommandConsumer:
     def _batch_ready(self) -> bool:
         waited = time.monotonic() - self._first_arrival
         return len(self._buffer) >= self.batch_size or waited >= self.batch_wait_s
+
+    def _time_to_wait(self) -> float:
+        """How long the I/O loop may block: until the waiting batch is due (pika returns
+        sooner when a delivery arrives), or a while with nothing buffered (`stop` is checked
+        in between). Never zero while a batch fills: that would spin, taking the CPU the
+        batch is waiting to save."""
+        if not self._buffer:
+            return 0.05
+        if len(self._buffer) >= self.batch_size:
+            return 0
+        return max(0.0, self.batch_wait_s - (time.monotonic() - self._first_arrival))
 
     def _handle_batch(self, channel: Any, dead_channel: Any) -> None:
         batch, self._buffer = self._buffer, []

@@ -1,0 +1,58 @@
+"""The consumer's batching window (`batch_wait_ms`) against the real broker: a batch that is
+still filling waits for deliveries in the I/O loop, without spinning."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from e2e.conftest import SHARDS, Broker
+from workers import topology
+from workers.consumer import CommandConsumer
+from workers.processing import Result
+from workers.publishing import command_publisher
+
+pytestmark = pytest.mark.e2e
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.handled = threading.Event()
+
+    def handle_batch(self, bodies: list[bytes]) -> list[Result]:
+        self.batches.append([json.loads(b)["data"]["n"] for b in bodies])
+        self.handled.set()
+        return [Result("applied") for _ in bodies]
+
+
+def test_a_batch_waiting_to_fill_leaves_the_cpu_alone(broker: Broker) -> None:
+    wait_s = 0.6
+    with broker.vhost() as amqp_url:
+        recorder = Recorder()
+        consumer = CommandConsumer(
+            recorder,  # type: ignore[arg-type]
+            amqp_url,
+            [topology.shard_queue(s) for s in range(SHARDS)],
+            shards=SHARDS,
+            batch_size=100,
+            batch_wait_s=wait_s,
+        )
+        thread = threading.Thread(target=consumer.run, daemon=True)
+        thread.start()
+        assert consumer.connected.wait(30)
+        with command_publisher(amqp_url, SHARDS) as publisher:
+            cpu_before, sent_at = time.process_time(), time.monotonic()
+            for n in range(3):
+                publisher.publish("order.cancel", {"order_id": "SO-1", "n": n}, subject="SO-1")
+        assert recorder.handled.wait(10)
+        waited, cpu = time.monotonic() - sent_at, time.process_time() - cpu_before
+        consumer.stop.set()
+        thread.join(30)
+    assert recorder.batches == [[0, 1, 2]]  # one batch, when the window closed
+    assert waited >= wait_s * 0.9
+    # Spinning through the window (the I/O loop polled with no timeout) took the whole of it.
+    assert cpu < wait_s / 3, f"{cpu:.2f} s of CPU while a batch waited {waited:.2f} s"
