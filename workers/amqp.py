@@ -108,7 +108,10 @@ def settle_acks(channel: BlockingChannel, prefetch: int) -> None:
     A channel's methods are handled in the order they were sent, so the reply to a synchronous
     method sent after the acks proves they were applied. Basic.Qos with the prefetch the channel
     already has is such a method, and changes nothing. On a channel or connection that is
-    already gone there is nothing to settle: the broker hands back what was not acknowledged."""
+    already gone there is nothing to settle: the broker hands back what was not acknowledged.
+    On a network that went silent the reply never comes, and this waits until the heartbeat
+    declares the connection dead (at most two heartbeat intervals): the same wait as any
+    other call on that connection, and the broker, too, hands everything back then."""
     with suppress(AMQPError, OSError):
         if channel.is_open:
             channel.basic_qos(prefetch_count=prefetch)

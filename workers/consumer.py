@@ -21,7 +21,7 @@ from typing import Any
 
 import pika
 import structlog
-from pika.exceptions import AMQPError
+from pika.exceptions import AMQPError, ChannelClosed
 
 from workers import topology
 from workers.amqp import backoff_delays, connect, drop, settle_acks
@@ -107,6 +107,8 @@ class CommandConsumer:
             log.info("consumer.started", queues=self.queues)
             while not self.stop.is_set():
                 connection.process_data_events(time_limit=self._time_to_wait())
+                if not channel.is_open:  # closed by the broker: pika does not raise for it
+                    raise ChannelClosed(0, "the broker closed the consuming channel")
                 if self._buffer and self._batch_ready():
                     self._handle_batch(channel, dead_channel)
             # Graceful stop: finish what was taken, give the rest back (dropping the connection
@@ -115,12 +117,16 @@ class CommandConsumer:
                 self._handle_batch(channel, dead_channel)
         finally:
             self.connected.clear()
-            if channel is not None:
-                settle_acks(channel, self.prefetch)  # or the drop may undo the last ack
-            drop(connection)  # not close(): see `drop` for how that would reorder an order
-            # Only now: until the connection is gone pika may still hand deliveries to
-            # `collect`, and their tags would mean nothing (or another delivery) on the next.
-            self._buffer.clear()
+            try:
+                if channel is not None:
+                    settle_acks(channel, self.prefetch)  # or the drop may undo the last ack
+            finally:
+                try:
+                    drop(connection)  # not close(): `drop` says how that would reorder an order
+                finally:
+                    # Only now: until the connection is gone pika may still hand deliveries
+                    # to `collect`, whose tags mean nothing (or another delivery) on the next.
+                    self._buffer.clear()
 
     def _collector(self, queue: str) -> Callable[..., None]:
         def collect(_channel: Any, method: Any, properties: Any, body: bytes) -> None:
@@ -150,8 +156,6 @@ class CommandConsumer:
         batch is waiting to save."""
         if not self._buffer:
             return 0.05
-        if len(self._buffer) >= self.batch_size:
-            return 0
         return max(0.0, self.batch_wait_s - (time.monotonic() - self._first_arrival))
 
     def _handle_batch(self, channel: Any, dead_channel: Any) -> None:

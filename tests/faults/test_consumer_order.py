@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pika
@@ -36,8 +38,8 @@ class Recorder:
         return [Result("applied") for _ in bodies]
 
 
-def consume(amqp_url: str, recorder: Recorder, until: threading.Event) -> threading.Thread:
-    consumer = CommandConsumer(
+def consumer_for(amqp_url: str, recorder: Recorder) -> CommandConsumer:
+    return CommandConsumer(
         recorder,  # type: ignore[arg-type]
         amqp_url,
         [topology.shard_queue(s) for s in range(SHARDS)],
@@ -45,10 +47,28 @@ def consume(amqp_url: str, recorder: Recorder, until: threading.Event) -> thread
         prefetch=50,
         batch_size=10,
     )
-    consumer.stop = until
+
+
+@contextmanager
+def consuming(amqp_url: str, recorder: Recorder) -> Iterator[CommandConsumer]:
+    """A consumer running on its own thread, stopped and joined however the block ends (a
+    leaked consumer would go on reconnecting to a deleted vhost for the rest of the run)."""
+    consumer = consumer_for(amqp_url, recorder)
     thread = threading.Thread(target=consumer.run, daemon=True)
     thread.start()
-    return thread
+    try:
+        yield consumer
+    finally:
+        consumer.stop.set()
+        thread.join(30)
+    assert not thread.is_alive(), "the consumer did not stop"
+
+
+def wait_until(done: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
 
 
 def test_a_stopped_consumer_hands_back_in_order(broker: Broker) -> None:
@@ -56,21 +76,16 @@ def test_a_stopped_consumer_hands_back_in_order(broker: Broker) -> None:
         with command_publisher(amqp_url, SHARDS) as publisher:
             for n in range(400):  # one order: one shard queue, one sequence
                 publisher.publish("order.cancel", {"order_id": "SO-1", "n": n}, subject="SO-1")
-        first, stop_first = Recorder(), threading.Event()
-        thread = consume(amqp_url, first, stop_first)
-        deadline = time.monotonic() + 30
-        while len(first.seen) < 60:
-            assert time.monotonic() < deadline, "the first consumer took nothing"
-            time.sleep(0.01)
-        stop_first.set()  # with deliveries in flight: the prefetch window is full
-        thread.join(30)
-        second, stop_second = Recorder(), threading.Event()
-        thread = consume(amqp_url, second, stop_second)
-        while len(first.seen) + len(second.seen) < 400:
-            assert time.monotonic() < deadline + 30, (len(first.seen), len(second.seen))
-            time.sleep(0.05)
-        stop_second.set()
-        thread.join(30)
+        first, second = Recorder(), Recorder()
+        with consuming(amqp_url, first):
+            wait_until(lambda: len(first.seen) >= 60, 30, "the first consumer took nothing")
+        # stopped with deliveries in flight: the prefetch window was full
+        with consuming(amqp_url, second):
+            wait_until(
+                lambda: len(first.seen) + len(second.seen) >= 400,
+                30,
+                "the second consumer did not take the rest",
+            )
     assert 60 <= len(first.seen) < 400
     assert first.seen + second.seen == list(range(400))
 
@@ -86,7 +101,9 @@ def take_ack_and_drop(amqp_url: str, queue: str, window: int) -> list[int]:
         taken.append((method.delivery_tag, json.loads(body)["data"]["n"]))
 
     channel.basic_consume(queue, collect)
+    deadline = time.monotonic() + 30
     while len(taken) < window:
+        assert time.monotonic() < deadline, f"took {len(taken)} of {window}"
         connection.process_data_events(time_limit=0.05)
     acknowledged = taken[:window]  # more arrive while it settles and drops: handed back
     channel.basic_ack(acknowledged[-1][0], multiple=True)
@@ -132,21 +149,70 @@ def test_a_consumer_back_from_a_pause_takes_each_command_once_in_order(
     connection they came on."""
 
     def dispatching_drop(connection: pika.BlockingConnection) -> None:
-        connection.process_data_events(time_limit=0.2)
+        connection.sleep(0.2)  # pika hands over whatever arrives meanwhile
         drop(connection)
 
     monkeypatch.setattr(consumer_module, "drop", dispatching_drop)
     with broker.vhost() as amqp_url:
-        recorder, stop = FailsOnce(), threading.Event()
-        thread = consume(amqp_url, recorder, stop)
-        with command_publisher(amqp_url, SHARDS) as publisher:
-            for n in range(300):
-                publisher.publish("order.cancel", {"order_id": "SO-1", "n": n}, subject="SO-1")
-                time.sleep(0.002)
-        deadline = time.monotonic() + 30
-        while len(recorder.seen) < 300 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        stop.set()
-        thread.join(30)
+        recorder = FailsOnce()
+        with consuming(amqp_url, recorder):
+            with command_publisher(amqp_url, SHARDS) as publisher:
+                for n in range(300):
+                    publisher.publish("order.cancel", {"order_id": "SO-1", "n": n}, subject="SO-1")
+                    time.sleep(0.002)
+            wait_until(lambda: len(recorder.seen) >= 300, 30, f"{len(recorder.seen)} of 300")
     assert recorder.calls > 5
     assert recorder.seen == list(range(300))
+
+
+def test_a_stopping_consumer_settles_its_acks_before_it_drops_the_connection(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    steps: list[str] = []
+
+    def settling(channel: Any, prefetch: int) -> None:
+        steps.append(f"settle prefetch={prefetch} open={channel.is_open}")
+        settle_acks(channel, prefetch)
+
+    def dropping(connection: pika.BlockingConnection) -> None:
+        steps.append(f"drop open={connection.is_open}")
+        drop(connection)
+
+    monkeypatch.setattr(consumer_module, "settle_acks", settling)
+    monkeypatch.setattr(consumer_module, "drop", dropping)
+    with broker.vhost() as amqp_url:
+        recorder = Recorder()
+        with consuming(amqp_url, recorder) as consumer:
+            with command_publisher(amqp_url, SHARDS) as publisher:
+                publisher.publish("order.cancel", {"order_id": "SO-1", "n": 0}, subject="SO-1")
+            wait_until(lambda: recorder.seen == [0], 30, "nothing handled")
+    assert steps == ["settle prefetch=50 open=True", "drop open=True"]
+    assert consumer._buffer == []
+
+
+def test_a_consumer_whose_channel_the_broker_closed_reconnects(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The broker closes a channel on a protocol error (here an ack of a delivery tag the
+    channel never had: PRECONDITION_FAILED); pika does not raise for it, and the consumer
+    went on polling a dead channel, taking nothing more."""
+    real_handle_batch = CommandConsumer._handle_batch
+    closed: list[bool] = []
+
+    def handle_then_break(self: CommandConsumer, channel: Any, dead_channel: Any) -> None:
+        real_handle_batch(self, channel, dead_channel)
+        if not closed:
+            closed.append(True)
+            channel.basic_ack(delivery_tag=1_000_000)
+
+    monkeypatch.setattr(CommandConsumer, "_handle_batch", handle_then_break)
+    with broker.vhost() as amqp_url:
+        recorder = Recorder()
+        with consuming(amqp_url, recorder), command_publisher(amqp_url, SHARDS) as publisher:
+            publisher.publish("order.cancel", {"order_id": "SO-1", "n": 0}, subject="SO-1")
+            wait_until(lambda: closed == [True], 30, "the first batch was not handled")
+            time.sleep(0.5)  # the channel is closed by now
+            for n in range(1, 20):
+                publisher.publish("order.cancel", {"order_id": "SO-1", "n": n}, subject="SO-1")
+            wait_until(lambda: len(recorder.seen) >= 20, 30, f"{recorder.seen} after the close")
+    assert recorder.seen == list(range(20))
