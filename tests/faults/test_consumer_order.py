@@ -144,7 +144,7 @@ class FailsOnce(Recorder):
 def test_a_consumer_back_from_a_pause_takes_each_command_once_in_order(
     broker: Broker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """pika may hand the consumer deliveries while its connection is being dropped (8 of 200
+    """pika may hand the consumer deliveries while its connection is being dropped (9 of 200
     drops, measured): here it always does, commands trickling in, so they must not outlive the
     connection they came on."""
 
