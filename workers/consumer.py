@@ -7,8 +7,9 @@ arrive from a shard queue that has a single active consumer, so one order's comm
 effect in publish order. A message that cannot be read is re-published to the dead-letter
 exchange with its reason (confirmed by the broker) before the original is acknowledged.
 When the database stays unreachable beyond the in-place retries, or on a graceful stop, the
-connection is dropped (`amqp.drop`, not closed politely): the broker puts every
-unacknowledged delivery back at the head of its queue in order, and we reconnect later.
+acks sent are settled (`amqp.settle_acks`) and the connection is dropped (`amqp.drop`, not
+closed politely): the broker puts every unacknowledged delivery back at the head of its queue
+in order, and we reconnect later.
 """
 
 from __future__ import annotations
