@@ -1,7 +1,9 @@
 """A consumer that stops (SIGTERM, or a pause while the database is away) hands back what it
 had not processed so that the next consumer takes it in publish order. On a quorum queue a
 polite AMQP close would not: pika rejects the deliveries still in flight one by one, and the
-queue puts each behind the commands published after it."""
+queue puts each behind the commands published after it. What it acknowledged stays
+acknowledged, what it held on the old connection is not handled on the next, and a channel
+the broker closed makes it reconnect."""
 
 from __future__ import annotations
 
@@ -38,8 +40,11 @@ class Recorder:
         return [Result("applied") for _ in bodies]
 
 
-def consumer_for(amqp_url: str, recorder: Recorder) -> CommandConsumer:
-    return CommandConsumer(
+@contextmanager
+def consuming(amqp_url: str, recorder: Recorder) -> Iterator[CommandConsumer]:
+    """A consumer running on its own thread, stopped and joined however the block ends (a
+    leaked consumer would go on reconnecting to a deleted vhost for the rest of the run)."""
+    consumer = CommandConsumer(
         recorder,  # type: ignore[arg-type]
         amqp_url,
         [topology.shard_queue(s) for s in range(SHARDS)],
@@ -47,13 +52,6 @@ def consumer_for(amqp_url: str, recorder: Recorder) -> CommandConsumer:
         prefetch=50,
         batch_size=10,
     )
-
-
-@contextmanager
-def consuming(amqp_url: str, recorder: Recorder) -> Iterator[CommandConsumer]:
-    """A consumer running on its own thread, stopped and joined however the block ends (a
-    leaked consumer would go on reconnecting to a deleted vhost for the rest of the run)."""
-    consumer = consumer_for(amqp_url, recorder)
     thread = threading.Thread(target=consumer.run, daemon=True)
     thread.start()
     try:
@@ -160,7 +158,7 @@ def test_a_consumer_back_from_a_pause_takes_each_command_once_in_order(
                 for n in range(300):
                     publisher.publish("order.cancel", {"order_id": "SO-1", "n": n}, subject="SO-1")
                     time.sleep(0.002)
-            wait_until(lambda: len(recorder.seen) >= 300, 30, f"{len(recorder.seen)} of 300")
+            wait_until(lambda: len(recorder.seen) >= 300, 30, "not all 300 handled")
     assert recorder.calls > 5
     assert recorder.seen == list(range(300))
 
@@ -214,5 +212,5 @@ def test_a_consumer_whose_channel_the_broker_closed_reconnects(
             time.sleep(0.5)  # the channel is closed by now
             for n in range(1, 20):
                 publisher.publish("order.cancel", {"order_id": "SO-1", "n": n}, subject="SO-1")
-            wait_until(lambda: len(recorder.seen) >= 20, 30, f"{recorder.seen} after the close")
+            wait_until(lambda: len(recorder.seen) >= 20, 30, "nothing handled after the close")
     assert recorder.seen == list(range(20))
