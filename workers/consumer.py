@@ -57,6 +57,7 @@ class CommandConsumer:
         batch_wait_s: float = 0.0,
         on_result: Callable[[Result, Delivery, float], None] | None = None,
         on_batch_committed: Callable[[], None] | None = None,
+        on_batch: Callable[[int, float], None] | None = None,
     ) -> None:
         self.processor = processor
         self.amqp_url = amqp_url
@@ -67,6 +68,7 @@ class CommandConsumer:
         self.batch_wait_s = batch_wait_s
         self.on_result = on_result or (lambda result, delivery, seconds: None)
         self.on_batch_committed = on_batch_committed or (lambda: None)
+        self.on_batch = on_batch or (lambda commands, seconds: None)  # once acked
         self.stop = threading.Event()
         self.connected = threading.Event()
         self._buffer: list[Delivery] = []
@@ -172,6 +174,7 @@ class CommandConsumer:
             self.on_result(result, delivery, seconds)
         channel.basic_ack(delivery_tag=batch[-1].tag, multiple=True)
         self.on_batch_committed()
+        self.on_batch(len(batch), time.perf_counter() - started)
 
     def _dead_letter(self, dead_channel: Any, delivery: Delivery, reason: str) -> None:
         props = delivery.properties

@@ -1,5 +1,5 @@
 """Cross-cutting policies as small named hooks (dramatiq-style), not `if`s in the loop:
-metrics for each handled command, and the outbox gauges."""
+metrics for each handled command and batch, and the outbox gauges."""
 
 from __future__ import annotations
 
@@ -12,6 +12,11 @@ from workers.consumer import Delivery
 from workers.outbox import oldest_pending_age, pending_count
 from workers.processing import Result
 from workflows import events as ev
+
+
+def record_batch(commands: int, seconds: float) -> None:
+    metrics.BATCH_COMMANDS.observe(commands)
+    metrics.CONSUMER_BUSY.inc(seconds)
 
 
 def record_result(result: Result, delivery: Delivery, seconds: float) -> None:

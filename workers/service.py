@@ -101,6 +101,7 @@ def build(
         batch_size=settings.batch_size,
         batch_wait_s=settings.batch_wait_ms / 1000,
         on_result=on_result or observe.record_result,
+        on_batch=observe.record_batch,
         on_batch_committed=relay.kick if relay else on_batch_committed,
     )
     return Service(settings, engine, consumer, relay)

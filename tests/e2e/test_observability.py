@@ -119,15 +119,25 @@ def test_one_endpoint_counts_the_commands_of_every_worker(
         client.sink.wait_until(lambda: len(client.sink.events) >= ORDERS + 7, what="all events")
         published = len(client.sink.events)
 
-    # A worker counts a command right after its commit: the events may come first.
+    commands = "prepay_commands_total"
+
+    def handled(after: dict[Sample, float]) -> float:
+        return sum(
+            count - before.get((name, labels), 0.0)
+            for (name, labels), count in after.items()
+            if name == commands
+        )
+
+    # A worker counts a command right after its commit, and its batch after the ack: the
+    # events may come first.
     deadline = time.monotonic() + 10
-    while (after := scrape(port)) and grown(
-        after, before, "prepay_commands_total", type="prepayment.invoice", outcome="rejected"
-    ) < 1:
+    while (after := scrape(port)) and (
+        grown(after, before, commands, type="prepayment.invoice", outcome="rejected") < 1
+        or grown(after, before, "prepay_batch_commands_sum") < handled(after)
+    ):
         assert time.monotonic() < deadline
         time.sleep(0.1)
 
-    commands = "prepay_commands_total"
     assert grown(after, before, commands, type="party.upsert", outcome="applied") == ORDERS
     assert grown(after, before, commands, type="order.create", outcome="applied") == ORDERS
     assert grown(after, before, commands, type="prepayment.invoice", outcome="applied") == 2
@@ -147,6 +157,9 @@ def test_one_endpoint_counts_the_commands_of_every_worker(
     counts = [count for _, count in buckets]
     assert counts == sorted(counts)
     assert buckets[-1] == (float("inf"), value(after, f"{latency}_count", type="order.create"))
+    assert grown(after, before, "prepay_batch_commands_sum") == handled(after)  # each once
+    assert 1 <= grown(after, before, "prepay_batch_commands_count") <= handled(after)
+    assert grown(after, before, "prepay_consumer_busy_seconds_total") > 0
     assert value(after, "prepay_redeliveries_total") >= 0
     assert value(after, "prepay_dead_letters_total") >= 0
     assert value(after, "prepay_outbox_pending") >= 0

@@ -165,6 +165,8 @@ CHILD = textwrap.dedent(
     for _ in range(int(sys.argv[1])):
         metrics.COMMANDS.labels("order.create", "applied").inc()
     metrics.LATENCY.labels("order.create").observe(0.003)
+    metrics.BATCH_COMMANDS.observe(int(sys.argv[1]))
+    metrics.CONSUMER_BUSY.inc(0.25)
     """
 )
 PARENT = textwrap.dedent(
@@ -188,4 +190,7 @@ def test_counters_of_every_process_add_up_at_one_scrape(tmp_path: Path) -> None:
     lines = done.stdout.splitlines()
     assert 'prepay_commands_total{outcome="applied",type="order.create"} 5.0' in lines
     assert 'prepay_command_seconds_count{type="order.create"} 2.0' in lines
+    assert "prepay_batch_commands_count 2.0" in lines and "prepay_batch_commands_sum 5.0" in lines
+    assert 'prepay_batch_commands_bucket{le="2.0"} 1.0' in lines
+    assert "prepay_consumer_busy_seconds_total 0.5" in lines
     assert "prepay_outbox_pending 4.0" in lines  # "max" over the processes, the others hold 0
