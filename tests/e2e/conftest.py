@@ -20,6 +20,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -42,6 +43,7 @@ from schemas.events import decode_event
 from workers import topology
 from workers.cli import app as cli_app
 from workers.config import Settings
+from workers.consumer import CommandConsumer
 from workers.db import make_engine, normalize_url
 from workers.dead_letters import dead_letter_queue
 from workers.order_report import as_json, load_report
@@ -139,6 +141,30 @@ def broker() -> Broker:
     if problem is not None:
         unavailable(problem)
     return found
+
+
+@contextmanager
+def consuming(
+    amqp_url: str, processor: Any, **options: Any
+) -> Iterator[tuple[CommandConsumer, threading.Thread]]:
+    """A consumer of every shard queue (`processor` stands in for the command processor)
+    running on its own thread, stopped and joined however the block ends: a leaked consumer
+    would go on reconnecting to a deleted vhost for the rest of the run."""
+    consumer = CommandConsumer(
+        processor,
+        amqp_url,
+        [topology.shard_queue(s) for s in range(SHARDS)],
+        shards=SHARDS,
+        **options,
+    )
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    try:
+        yield consumer, thread
+    finally:
+        consumer.stop.set()
+        thread.join(30)
+    assert not thread.is_alive(), "the consumer did not stop"
 
 
 # --- databases ------------------------------------------------------------------------------

@@ -9,9 +9,7 @@ import time
 
 import pytest
 
-from e2e.conftest import SHARDS, Broker
-from workers import topology
-from workers.consumer import CommandConsumer
+from e2e.conftest import SHARDS, Broker, consuming
 from workers.processing import Result
 from workers.publishing import command_publisher
 
@@ -33,17 +31,10 @@ def test_a_batch_waiting_to_fill_leaves_the_cpu_alone(broker: Broker) -> None:
     wait_s = 0.6
     with broker.vhost() as amqp_url:
         recorder = Recorder()
-        consumer = CommandConsumer(
-            recorder,  # type: ignore[arg-type]
-            amqp_url,
-            [topology.shard_queue(s) for s in range(SHARDS)],
-            shards=SHARDS,
-            batch_size=100,
-            batch_wait_s=wait_s,
-        )
-        thread = threading.Thread(target=consumer.run, daemon=True)
-        thread.start()
-        try:
+        with consuming(amqp_url, recorder, batch_size=100, batch_wait_s=wait_s) as (
+            consumer,
+            thread,
+        ):
             assert consumer.connected.wait(30) and thread.ident is not None
             consumer_cpu = time.pthread_getcpuclockid(thread.ident)  # its CPU time alone
             with command_publisher(amqp_url, SHARDS) as publisher:
@@ -53,10 +44,6 @@ def test_a_batch_waiting_to_fill_leaves_the_cpu_alone(broker: Broker) -> None:
             assert recorder.handled.wait(10)
             waited = time.monotonic() - sent_at
             cpu = time.clock_gettime(consumer_cpu) - cpu_before
-        finally:
-            consumer.stop.set()
-            thread.join(30)
-    assert not thread.is_alive()
     assert recorder.batches == [[0, 1, 2]]  # one batch, when the window closed
     assert wait_s * 0.9 <= waited < wait_s + 1.0
     # Spinning through the window (the I/O loop polled with no timeout) took the whole of it.

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pika
 import pytest
 from e2e.conftest import SHARDS, Broker
+from e2e.conftest import consuming as shard_consumer
 
 from workers import consumer as consumer_module
 from workers import topology
@@ -40,26 +41,11 @@ class Recorder:
         return [Result("applied") for _ in bodies]
 
 
-@contextmanager
-def consuming(amqp_url: str, recorder: Recorder) -> Iterator[CommandConsumer]:
-    """A consumer running on its own thread, stopped and joined however the block ends (a
-    leaked consumer would go on reconnecting to a deleted vhost for the rest of the run)."""
-    consumer = CommandConsumer(
-        recorder,  # type: ignore[arg-type]
-        amqp_url,
-        [topology.shard_queue(s) for s in range(SHARDS)],
-        shards=SHARDS,
-        prefetch=50,
-        batch_size=10,
-    )
-    thread = threading.Thread(target=consumer.run, daemon=True)
-    thread.start()
-    try:
-        yield consumer
-    finally:
-        consumer.stop.set()
-        thread.join(30)
-    assert not thread.is_alive(), "the consumer did not stop"
+def consuming(
+    amqp_url: str, recorder: Recorder
+) -> AbstractContextManager[tuple[CommandConsumer, threading.Thread]]:
+    """Small windows, so that deliveries are in flight when the consumer stops."""
+    return shard_consumer(amqp_url, recorder, prefetch=50, batch_size=10)
 
 
 def wait_until(done: Callable[[], bool], timeout_s: float, what: str) -> None:
@@ -180,7 +166,7 @@ def test_a_stopping_consumer_settles_its_acks_before_it_drops_the_connection(
     monkeypatch.setattr(consumer_module, "drop", dropping)
     with broker.vhost() as amqp_url:
         recorder = Recorder()
-        with consuming(amqp_url, recorder) as consumer:
+        with consuming(amqp_url, recorder) as (consumer, _thread):
             with command_publisher(amqp_url, SHARDS) as publisher:
                 publisher.publish("order.cancel", {"order_id": "SO-1", "n": 0}, subject="SO-1")
             wait_until(lambda: recorder.seen == [0], 30, "nothing handled")
