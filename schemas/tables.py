@@ -241,14 +241,19 @@ class OutboxRow(SQLModel, table=True):
     type: str
     subject: str | None = None
     correlation_id: str | None = None
-    payload: str = Field(sa_type=Text, description="the event's data as wire JSON")
+    payload: str = Field(
+        sa_type=Text,
+        description="the event's data in the stored form (workers.event_json), as in the "
+        "history; rows written before 2026-11-28 hold the wire form, which the relay sends as is",
+    )
     created_at: datetime = Field(sa_type=UtcDateTime)
     published_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class HistoryRow(SQLModel, table=True):
-    """Every event of an order, in the order it happened (`id`). The payload is typed JSON
-    (decimals and dates tagged) so the events read back equal the ones recorded."""
+    """Every event of an order, in the order it happened (`id`). The payload is the stored form
+    (decimals and dates tagged, `workers.event_json`), the very text of the event's outbox row,
+    so the events read back equal the ones recorded."""
 
     __tablename__ = "order_history"
     __table_args__ = (Index("ix_order_history_order", "order_id", "id"),)

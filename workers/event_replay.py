@@ -17,7 +17,8 @@ from sqlalchemy import Engine
 
 from workers import topology
 from workers.amqp import connect
-from workers.outbox import OutboxRecord, encode_payload
+from workers.event_json import encode_stored
+from workers.outbox import OutboxRecord
 from workers.relay import envelope_body, properties
 from workers.store import SqlUnitOfWork
 from workers.store_events import HistoryEntry
@@ -43,9 +44,8 @@ def as_record(entry: HistoryEntry) -> OutboxRecord:
         type=entry.event.type,
         subject=entry.event.subject,
         correlation_id=entry.correlation_id,
-        # The history keeps decimals and dates typed; the wire form is derived the same way
-        # the outbox row was, so the payload is the one first published.
-        payload=encode_payload(entry.event.data),
+        # Encoded as the outbox row was, so the relay's envelope is the one first published.
+        payload=encode_stored(entry.event.data),
         created_at=entry.created_at,
     )
 

@@ -26,43 +26,16 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection
 
-from schemas.scalars import decimal_text
 from schemas.tables import OUTBOX
+from workers.event_json import wire_from_stored
 from workers.sql_lists import DIALECTS, bound_list, one_of
 from workflows.events import Event
-
-
-def _wire_default(value: object) -> str:
-    if isinstance(value, Decimal):
-        return decimal_text(value)
-    if isinstance(value, date):  # datetimes too
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} has no JSON form in an event")
-
-
-_WIRE = json.JSONEncoder(default=_wire_default, separators=(",", ":"))
-
-
-def encode_payload(data: Any) -> str:
-    """An event's data as it travels: decimals as their exact digits in strings, dates ISO.
-
-    orjson writes it (dates and datetimes natively, in the same ISO form) at a third of the
-    standard library's cost, which mattered: every event is encoded in the worker's hot path.
-    What orjson refuses (text that is not valid Unicode, such as a lone surrogate; a value
-    with no JSON form) goes the standard library's way, which escapes such text to ASCII and
-    reports the value that has no form."""
-    try:
-        return orjson.dumps(data, default=_wire_default).decode()
-    except orjson.JSONEncodeError:
-        return _WIRE.encode(data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +45,15 @@ class OutboxRecord:
     type: str
     subject: str | None
     correlation_id: str | None
-    payload: str
+    payload: str  # the stored form (`workers.event_json`); older rows hold the wire form
     created_at: datetime
 
+    def wire_payload(self) -> str:
+        """The data as it is published: JSON with decimals as strings, dates ISO."""
+        return wire_from_stored(self.payload)
+
     def data(self) -> dict[str, Any]:
-        loaded: dict[str, Any] = json.loads(self.payload)
+        loaded: dict[str, Any] = json.loads(self.wire_payload())
         return loaded
 
     def event(self) -> Event:

@@ -44,7 +44,7 @@ _SQLITE_BUSY = 5
 
 
 def envelope_body(record: OutboxRecord, source: str) -> bytes:
-    """The CloudEvents envelope around the stored payload, which is already wire JSON."""
+    """The CloudEvents envelope around the payload's wire form."""
     head = {
         "specversion": "1.0",
         "id": str(record.event_id),
@@ -55,7 +55,7 @@ def envelope_body(record: OutboxRecord, source: str) -> bytes:
         "datacontenttype": "application/json",
         "correlationid": record.correlation_id,
     }
-    return orjson.dumps(head)[:-1] + b',"data":' + record.payload.encode() + b"}"
+    return orjson.dumps(head)[:-1] + b',"data":' + record.wire_payload().encode() + b"}"
 
 
 def properties(record: OutboxRecord) -> pika.BasicProperties:

@@ -1,88 +1,29 @@
 """Recording events (outbox and order history in the command's transaction) and reading an
 order's history back.
 
-The outbox holds each event's data as wire JSON (decimals as exact strings, dates ISO), ready
-for the relay. The history holds it as typed JSON, decimals and dates tagged
-(`{"$decimal": "12.50"}`), so `history.for_order` returns events equal to those recorded,
-exactly as the in-memory store does; `prepay order show` and replays read it from there.
+Each event's data is encoded once, in the stored form (`workers.event_json`: decimals and
+dates tagged, `{"$decimal": "12.50"}`), and the same text goes into its outbox row and, for an
+event about an order, its history row. `history.for_order` returns events equal to those
+recorded, exactly as the in-memory store does (`prepay order show` and replays read it from
+there); the relay publishes the wire form derived from the outbox row.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from sqlalchemy import bindparam, select
 
 from schemas.tables import ORDER_HISTORY, OUTBOX
-from workers.outbox import encode_payload
+from workers.event_json import decode_stored, encode_stored
 from workers.store_bulk import insert_many
 from workflows.events import Event
 
 if TYPE_CHECKING:
     from workers.store import SqlUnitOfWork
-
-
-def _typed_default(value: object) -> dict[str, str]:
-    if isinstance(value, Decimal):
-        return {"$decimal": str(value)}
-    if isinstance(value, datetime):
-        return {"$datetime": value.isoformat()}
-    if isinstance(value, date):
-        return {"$date": value.isoformat()}
-    raise TypeError(f"{type(value).__name__} cannot be stored in an event")
-
-
-_DECODERS: dict[str, Callable[[str], Any]] = {
-    "$decimal": Decimal,
-    "$datetime": datetime.fromisoformat,
-    "$date": date.fromisoformat,
-}
-
-
-def _typed_hook(obj: dict[str, Any]) -> Any:
-    if len(obj) == 1:
-        ((key, value),) = obj.items()
-        decode = _DECODERS.get(key)
-        if decode is not None:
-            return decode(value)
-    return obj
-
-
-_TYPED = json.JSONEncoder(default=_typed_default, separators=(",", ":"), ensure_ascii=False)
-
-
-def _typed_fragment(value: object) -> orjson.Fragment:
-    if isinstance(value, Decimal):
-        return orjson.Fragment(b'{"$decimal":"' + str(value).encode() + b'"}')
-    if isinstance(value, datetime):
-        return orjson.Fragment(b'{"$datetime":"' + value.isoformat().encode() + b'"}')
-    if isinstance(value, date):
-        return orjson.Fragment(b'{"$date":"' + value.isoformat().encode() + b'"}')
-    raise TypeError(f"{type(value).__name__} cannot be stored in an event")
-
-
-def encode_typed(data: Any) -> str:
-    """JSON that decodes (`decode_typed`) to values equal to `data`, Decimals and dates too.
-
-    Written by orjson (a fourth of the standard library's cost, in the hot path); what it
-    refuses, such as a lone surrogate in a text, goes the standard library's way."""
-    try:
-        return orjson.dumps(
-            data, default=_typed_fragment, option=orjson.OPT_PASSTHROUGH_DATETIME
-        ).decode()
-    except orjson.JSONEncodeError:
-        return _TYPED.encode(data)
-
-
-def decode_typed(text: str) -> Any:
-    return json.loads(text, object_hook=_typed_hook)
 
 
 @dataclass(slots=True)
@@ -103,17 +44,18 @@ class EventRows:
 
 def event_rows(correlation_id: str | None, events: list[Event], rows: EventRows) -> None:
     """One outbox row per event, one history row per event about an order; each event gets
-    its stable id here, shared by both rows."""
+    its stable id and its one encoding here, shared by both rows."""
     now = datetime.now(UTC)
     for event in events:
         event_id = uuid.uuid4()
+        payload = encode_stored(event.data)
         rows.outbox.append(
             {
                 "event_id": event_id,
                 "type": event.type,
                 "subject": event.subject,
                 "correlation_id": correlation_id,
-                "payload": encode_payload(event.data),
+                "payload": payload,
                 "created_at": now,
             }
         )
@@ -124,7 +66,7 @@ def event_rows(correlation_id: str | None, events: list[Event], rows: EventRows)
                     "event_id": event_id,
                     "type": event.type,
                     "correlation_id": correlation_id,
-                    "payload": encode_typed(event.data),
+                    "payload": payload,
                     "created_at": now,
                 }
             )
@@ -168,7 +110,7 @@ class SqlHistory:
                 row.event_id,
                 row.correlation_id,
                 row.created_at,
-                Event(row.type, row.order_id, decode_typed(row.payload)),
+                Event(row.type, row.order_id, decode_stored(row.payload)),
             )
             for row in rows
         ]

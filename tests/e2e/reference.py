@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from schemas.parsing import parse_command
+from workers.event_json import encode_wire
 from workers.order_report import as_json, build_report
-from workers.outbox import encode_payload
 from workers.publishing import command_envelope
 from workflows.bus import Outcome, process
 from workflows.memory import InMemoryUnitOfWork
@@ -43,7 +43,7 @@ class Model:
         outcome = process(command_id, parsed.command, self.uow)
         assert may_refuse or not outcome.rejected, outcome.error
         for event in outcome.events:
-            wire = {"type": event.type, "data": json.loads(encode_payload(event.data))}
+            wire = {"type": event.type, "data": json.loads(encode_wire(event.data))}
             self.events.setdefault(event.subject or "", []).append(wire)
         self.event_count += len(outcome.events)
         return outcome

@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from workers.outbox import encode_payload, fetch_batch
+from workers.event_json import encode_wire
+from workers.outbox import fetch_batch
 from workers.store import SqlUnitOfWork
 from workflows.bus import Outcome, process
 from workflows.commands import (
@@ -78,7 +79,7 @@ class MemoryBackend(Backend):
         return [x for x in self.store.payments if x.order_id == order_id]
 
     def outbox(self) -> list[tuple[str, str | None, Any]]:
-        return [(e.type, e.subject, json.loads(encode_payload(e.data))) for e in self.store.outbox]
+        return [(e.type, e.subject, json.loads(encode_wire(e.data))) for e in self.store.outbox]
 
 
 class SqlBackend(Backend):

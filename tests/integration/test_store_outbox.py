@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Engine, event, select, text
 
 from schemas.tables import PARTIES
+from workers.event_json import decode_stored, encode_stored, encode_wire
 from workers.outbox import (
-    encode_payload,
     fetch_batch,
     mark_published,
     oldest_pending_age,
@@ -80,18 +80,20 @@ def test_age_of_the_oldest_pending_row(engine: Engine) -> None:
     assert age is not None and timedelta(minutes=4) < age <= timedelta(minutes=5, seconds=5)
 
 
-def test_payload_is_wire_json(engine: Engine) -> None:
+def test_payload_is_stored_exactly_and_published_as_wire_json(engine: Engine) -> None:
     data = {"amount": Decimal("1000.80"), "day": date(2026, 11, 27), "lines": [Decimal("1E+2")]}
     _record(engine, "c1", Event("a", "SO-1", data))
     with engine.connect() as connection:
         (record,) = fetch_batch(connection)
-    assert record.payload == encode_payload(data)
-    assert json.loads(record.payload) == {
+    assert record.payload == encode_stored(data)
+    assert decode_stored(record.payload) == data
+    assert record.wire_payload() == encode_wire(data)
+    assert json.loads(record.wire_payload()) == {
         "amount": "1000.80",
         "day": "2026-11-27",
         "lines": ["100"],
     }
-    assert record.event() == Event("a", "SO-1", json.loads(record.payload))
+    assert record.event() == Event("a", "SO-1", json.loads(record.wire_payload()))
 
 
 def test_pruning_keeps_pending_rows(engine: Engine) -> None:

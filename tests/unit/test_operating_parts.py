@@ -20,11 +20,12 @@ from workers import queues, serving
 from workers.cli import app
 from workers.cli_documents import render_documents
 from workers.dead_letters import DeadLetter
+from workers.event_json import decode_stored, encode_stored, encode_wire
 from workers.event_replay import as_record
 from workers.metrics import Health
-from workers.outbox import OutboxRecord, encode_payload
+from workers.outbox import OutboxRecord
 from workers.relay import envelope_body, properties
-from workers.store_events import HistoryEntry, decode_typed, encode_typed
+from workers.store_events import HistoryEntry
 from workers.tail import line
 from workflows.events import Event
 
@@ -32,9 +33,7 @@ MOMENT = datetime(2026, 11, 27, 9, 30, 5, 123456, tzinfo=UTC)
 
 
 def wire(event_type: str, data: dict[str, Any], subject: str | None = ORDER_ID) -> bytes:
-    record = OutboxRecord(
-        1, uuid.uuid4(), event_type, subject, "cmd-1", encode_payload(data), MOMENT
-    )
+    record = OutboxRecord(1, uuid.uuid4(), event_type, subject, "cmd-1", encode_wire(data), MOMENT)
     return envelope_body(record, "prepay")
 
 
@@ -87,7 +86,7 @@ def test_a_document_prints_its_lines_totals_and_ledger() -> None:
 
 def test_documents_print_alike_from_the_database_and_from_the_wire() -> None:
     data = event_examples()["prepayment_invoice.posted"].data
-    from_wire = json.loads(encode_payload(data))  # amounts as strings, dates ISO
+    from_wire = json.loads(encode_wire(data))  # amounts as strings, dates ISO
     assert rendered([from_wire]) == rendered([data])
 
 
@@ -98,19 +97,19 @@ def test_event_payloads_carry_any_text_and_exact_values(text: str) -> None:
     data = {"reason": text, "amount": Decimal("-0.00"), "total": Decimal("1E+3"),
             "day": date(2026, 11, 27), "at": datetime(2026, 11, 27, 9, 30, tzinfo=UTC),
             "lines": [{"net": Decimal("12.50")}]}  # fmt: skip
-    wire = json.loads(encode_payload(data))
+    wire = json.loads(encode_wire(data))
     assert wire == {"reason": text, "amount": "0.00", "total": "1000", "day": "2026-11-27",
                     "at": "2026-11-27T09:30:00+00:00", "lines": [{"net": "12.50"}]}  # fmt: skip
-    typed = decode_typed(encode_typed(data))
+    typed = decode_stored(encode_stored(data))
     assert typed == data
     assert str(typed["total"]) == "1E+3" and str(typed["lines"][0]["net"]) == "12.50"
 
 
 def test_values_without_a_json_form_are_refused_by_both_encodings() -> None:
     with pytest.raises(TypeError, match="set has no JSON form"):
-        encode_payload({"x": {1}})
+        encode_wire({"x": {1}})
     with pytest.raises(TypeError, match="set cannot be stored"):
-        encode_typed({"x": {1}})
+        encode_stored({"x": {1}})
 
 
 # --- queues ----------------------------------------------------------------------------------
@@ -153,11 +152,16 @@ def test_a_replayed_event_is_the_relayed_one_byte_for_byte() -> None:
     event = event_examples()["invoice.posted"]
     event_id = uuid.uuid4()
     relayed = OutboxRecord(7, event_id, event.type, event.subject, "cmd-9",
-                           encode_payload(event.data), MOMENT)  # fmt: skip
-    stored = decode_typed(encode_typed(event.data))  # what the history gives back
+                           encode_stored(event.data), MOMENT)  # fmt: skip
+    stored = decode_stored(encode_stored(event.data))  # what the history gives back
     entry = HistoryEntry(42, event_id, "cmd-9", MOMENT, Event(event.type, event.subject, stored))
     again = as_record(entry)
     assert envelope_body(again, "prepay") == envelope_body(relayed, "prepay")
+    # An outbox row written before events were stored once held the wire form: it is
+    # published byte for byte as the same row written today.
+    older = OutboxRecord(7, event_id, event.type, event.subject, "cmd-9",
+                         encode_wire(event.data), MOMENT)  # fmt: skip
+    assert envelope_body(older, "prepay") == envelope_body(relayed, "prepay")
     was, now = properties(relayed), properties(again)
     assert (now.message_id, now.correlation_id, now.type, now.timestamp, now.headers) == (
         was.message_id, was.correlation_id, was.type, was.timestamp, was.headers
