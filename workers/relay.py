@@ -44,18 +44,20 @@ _SQLITE_BUSY = 5
 
 
 def envelope_body(record: OutboxRecord, source: str) -> bytes:
-    """The CloudEvents envelope around the payload's wire form."""
+    """The CloudEvents envelope around the payload's wire form. orjson writes the id (a
+    UUID) and the time (UTC as "Z") itself, as `str` and `isoformat` would."""
     head = {
         "specversion": "1.0",
-        "id": str(record.event_id),
+        "id": record.event_id,
         "source": source,
         "type": record.type,
-        "time": record.created_at.isoformat().replace("+00:00", "Z"),
+        "time": record.created_at,
         "subject": record.subject,
         "datacontenttype": "application/json",
         "correlationid": record.correlation_id,
     }
-    return orjson.dumps(head)[:-1] + b',"data":' + record.wire_payload().encode() + b"}"
+    body = orjson.dumps(head, option=orjson.OPT_UTC_Z)
+    return body[:-1] + b',"data":' + record.wire_payload().encode() + b"}"
 
 
 def properties(record: OutboxRecord) -> pika.BasicProperties:
@@ -288,12 +290,13 @@ class _Session:
             with self.connection.coalesced():
                 for record in records:
                     self.next_tag += 1
-                    self.in_flight[self.next_tag] = (record.id, str(record.event_id))
+                    props = properties(record)
+                    self.in_flight[self.next_tag] = (record.id, props.message_id)
                     self.channel.basic_publish(
                         topology.EVENTS,
                         record.type,
                         envelope_body(record, self.relay.source),
-                        properties(record),
+                        props,
                         mandatory=True,
                     )
             self.cursor = records[-1].id

@@ -37,6 +37,21 @@ def wire(event_type: str, data: dict[str, Any], subject: str | None = ORDER_ID) 
     return envelope_body(record, "prepay")
 
 
+def test_the_envelope_gives_the_id_and_the_utc_time_as_text_and_the_data_in_wire_form() -> None:
+    event_id = uuid.uuid4()
+    for moment in (MOMENT, MOMENT.replace(microsecond=0)):
+        stored = encode_stored({"amount": Decimal("-0.00"), "day": date(2026, 11, 27)})
+        record = OutboxRecord(3, event_id, "order.created", ORDER_ID, "cmd-1", stored, moment)
+        body = json.loads(envelope_body(record, "prepay"))
+        assert body["id"] == str(event_id) == properties(record).message_id
+        assert body["time"] == moment.isoformat().replace("+00:00", "Z")
+        assert body["time"].endswith(("05Z", "05.123456Z"))
+        assert body["data"] == {"amount": "0.00", "day": "2026-11-27"}
+        assert (body["type"], body["subject"], body["correlationid"]) == (
+            "order.created", ORDER_ID, "cmd-1"
+        )  # fmt: skip
+
+
 # --- tail ------------------------------------------------------------------------------------
 
 
