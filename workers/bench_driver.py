@@ -40,6 +40,8 @@ class Timing:
     answered: int
     seconds: float
     latencies: list[float] = field(default_factory=list)  # seconds, in order of arrival
+    # With a `stamp`: per answer, (publish to answer, publish to when the answer was made).
+    splits: list[tuple[float, float]] = field(default_factory=list)
 
 
 class AnswerTimeout(Exception):
@@ -49,7 +51,11 @@ class AnswerTimeout(Exception):
 class Driver:
     """Publish `messages` (at `rate` per second, or as fast as possible) and wait until each
     has been answered on `listen` (exchange, binding key) by a message whose correlation id
-    is its `answer_id`. Later answers to the same id are ignored."""
+    is its `answer_id`. Later answers to the same id are ignored.
+
+    `stamp`, if given, reads from an answer's body the wall-clock time (Unix seconds) it was
+    made, or None; each latency is then also split at that moment (`Timing.splits`). The
+    answerer's clock must be this machine's."""
 
     def __init__(
         self,
@@ -60,6 +66,7 @@ class Driver:
         rate: float | None = None,
         silence_timeout_s: float = 60.0,
         on_ready: Callable[[], None] | None = None,
+        stamp: Callable[[bytes], float | None] | None = None,
     ) -> None:
         self.amqp_url = amqp_url
         self.messages = messages
@@ -67,6 +74,9 @@ class Driver:
         self.rate = rate
         self.silence_timeout_s = silence_timeout_s
         self.on_ready = on_ready or (lambda: None)
+        self.stamp = stamp
+        self._wall_minus_counter = time.time() - time.perf_counter()
+        self._splits: list[tuple[float, float]] = []
         self._pending: dict[str, float] = {}
         self._latencies: list[float] = []
         self._next = 0
@@ -91,6 +101,7 @@ class Driver:
             answered=len(self._latencies),
             seconds=time.perf_counter() - self._started,
             latencies=self._latencies,
+            splits=self._splits,
         )
 
     def _on_open_error(self, connection: Any, error: BaseException) -> None:
@@ -138,12 +149,16 @@ class Driver:
             delay = 0.0 if end < due or not self.rate else 0.001
             self._loop().call_later(delay, self._pump)
 
-    def _on_answer(self, _channel: Any, _method: Any, properties: Any, _body: bytes) -> None:
+    def _on_answer(self, _channel: Any, _method: Any, properties: Any, body: bytes) -> None:
         sent = self._pending.pop(properties.correlation_id or "", None)
         if sent is None:
             return
         self._last_answer = now = time.perf_counter()
         self._latencies.append(now - sent)
+        if self.stamp is not None:
+            made = self.stamp(body)
+            if made is not None:
+                self._splits.append((now - sent, made - self._wall_minus_counter - sent))
         if self._next == len(self.messages) and not self._pending:
             self._close()
 

@@ -185,6 +185,14 @@ def bench(
     yes: Annotated[
         bool, typer.Option("--yes", help="Purge the shard queues even if they hold commands.")
     ] = False,
+    split: Annotated[
+        bool,
+        typer.Option(
+            "--split",
+            help="Also split each latency where the worker recorded the event (p50/p99 of "
+            "publish to recorded, and of recorded to received).",
+        ),
+    ] = False,
     database_url: DatabaseUrl = None,
     amqp_url: AmqpUrl = None,
 ) -> None:
@@ -203,7 +211,7 @@ def bench(
                 f"the shard queues hold {waiting} command(s) that the benchmark would purge; "
                 "give --yes to purge them, or run it against a broker (vhost) of its own"
             )
-        figures = benchmark.run(settings, commands, workers, rate)
+        figures = benchmark.run(settings, commands, workers, rate, split=split)
     print(benchmark.report(figures, json_output))
 
 

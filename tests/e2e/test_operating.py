@@ -273,6 +273,25 @@ def test_bench_prints_its_figures_with_json_last(broker: Broker, tmp_path: Path)
     assert figures["commands_per_s"] > 0
     assert 0 < figures["p50_ms"] <= figures["p99_ms"]
     assert figures["rss_mb"] > 0
+    assert "recorded_p50_ms" not in figures  # only with --split
+
+
+def test_bench_splits_each_latency_where_the_worker_recorded_the_event(
+    broker: Broker, tmp_path: Path
+) -> None:
+    with broker.vhost() as amqp_url:
+        env = {"PREPAY_AMQP_URL": amqp_url, "PREPAY_DATABASE_URL": f"sqlite:///{tmp_path}/b.db"}
+        done = CliRunner().invoke(
+            cli_app, ["bench", "--commands", "40", "--split", "--json"], env=env,
+            catch_exceptions=False,
+        )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    figures = json.loads(done.output.strip().splitlines()[-1])
+    # The event is recorded after the command left and before its event arrived.
+    assert 0 < figures["recorded_p50_ms"] <= figures["recorded_p99_ms"] <= figures["p99_ms"]
+    assert 0 < figures["after_recorded_p50_ms"] <= figures["after_recorded_p99_ms"]
+    assert figures["after_recorded_p99_ms"] <= figures["p99_ms"]
+    assert any(x.startswith("recorded_p50_ms ") for x in done.output.splitlines())
 
 
 def test_bench_sends_at_the_rate_asked(broker: Broker, tmp_path: Path) -> None:

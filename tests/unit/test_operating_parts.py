@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from schemas.examples import ORDER_ID, event_examples
 from workers import queues, serving
+from workers.bench import recorded_at
 from workers.cli import app
 from workers.cli_documents import render_documents
 from workers.dead_letters import DeadLetter
@@ -50,6 +51,13 @@ def test_the_envelope_gives_the_id_and_the_utc_time_as_text_and_the_data_in_wire
         assert (body["type"], body["subject"], body["correlationid"]) == (
             "order.created", ORDER_ID, "cmd-1"
         )  # fmt: skip
+
+
+def test_the_bench_reads_when_an_event_was_recorded_from_its_envelope() -> None:
+    body = wire("order.created", {"order_id": ORDER_ID})
+    assert recorded_at(body) == MOMENT.timestamp()
+    assert recorded_at(b'{"type":"order.created"}') is None
+    assert recorded_at(b'{"time":"yesterday"}') is None
 
 
 # --- tail ------------------------------------------------------------------------------------
