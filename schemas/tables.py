@@ -241,10 +241,14 @@ class OutboxRow(SQLModel, table=True):
     type: str
     subject: str | None = None
     correlation_id: str | None = None
-    payload: str = Field(
+    # Named for its form, not `payload` as before (migration 0003): a relay of the version
+    # before, which published `payload` as it was, fails on this table instead of sending
+    # tagged decimals downstream while old and new processes overlap in an upgrade.
+    stored_payload: str = Field(
         sa_type=Text,
-        description="the event's data in the stored form (workers.event_json), as in the "
-        "history; rows written before 2026-11-28 hold the wire form, which the relay sends as is",
+        description="the event's data in the stored form (workers.event_json), the same text "
+        "as its history row; rows pending from before migration 0003 hold the wire form, which "
+        "the relay sends as it is",
     )
     created_at: datetime = Field(sa_type=UtcDateTime)
     published_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

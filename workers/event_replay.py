@@ -45,7 +45,7 @@ def as_record(entry: HistoryEntry) -> OutboxRecord:
         subject=entry.event.subject,
         correlation_id=entry.correlation_id,
         # Encoded as the outbox row was, so the relay's envelope is the one first published.
-        payload=encode_stored(entry.event.data),
+        stored_payload=encode_stored(entry.event.data),
         created_at=entry.created_at,
     )
 

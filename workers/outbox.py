@@ -45,12 +45,12 @@ class OutboxRecord:
     type: str
     subject: str | None
     correlation_id: str | None
-    payload: str  # the stored form (`workers.event_json`); older rows hold the wire form
+    stored_payload: str  # `workers.event_json`'s stored form; older rows hold the wire form
     created_at: datetime
 
     def wire_payload(self) -> str:
         """The data as it is published: JSON with decimals as strings, dates ISO."""
-        return wire_from_stored(self.payload)
+        return wire_from_stored(self.stored_payload)
 
     def data(self) -> dict[str, Any]:
         loaded: dict[str, Any] = json.loads(self.wire_payload())
@@ -69,7 +69,7 @@ _COLUMNS = (
     OUTBOX.c.type,
     OUTBOX.c.subject,
     OUTBOX.c.correlation_id,
-    OUTBOX.c.payload,
+    OUTBOX.c.stored_payload,
     OUTBOX.c.created_at,
 )
 _BATCH = (

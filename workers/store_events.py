@@ -55,7 +55,7 @@ def event_rows(correlation_id: str | None, events: list[Event], rows: EventRows)
                 "type": event.type,
                 "subject": event.subject,
                 "correlation_id": correlation_id,
-                "payload": payload,
+                "stored_payload": payload,
                 "created_at": now,
             }
         )

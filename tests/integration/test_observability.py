@@ -124,7 +124,7 @@ def test_the_endpoint_answers_for_the_loop_the_broker_and_the_database(tmp_path:
     with engine.begin() as connection:  # one event, committed an hour ago, not yet published
         connection.execute(
             insert(OUTBOX).values(
-                event_id=uuid.uuid4(), type="order.created", subject="SO-1", payload="{}",
+                event_id=uuid.uuid4(), type="order.created", subject="SO-1", stored_payload="{}",
                 created_at=datetime.now(UTC) - timedelta(hours=1),
             )
         )  # fmt: skip

@@ -92,7 +92,7 @@ def add_events(connection: Connection, subject: str, count: int) -> list[str]:
                 "type": "order.created",
                 "subject": subject,
                 "correlation_id": f"cmd-{subject}",
-                "payload": f'{{"n":{n}}}',
+                "stored_payload": f'{{"n":{n}}}',
                 "created_at": now,
             }
             for n, event_id in enumerate(ids)

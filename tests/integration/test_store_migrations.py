@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
 
 import pytest
 from alembic import command
@@ -12,6 +15,10 @@ from sqlalchemy import URL, Engine, inspect, text
 from sqlmodel import SQLModel
 
 from workers.db import alembic_config, make_engine, upgrade
+from workers.event_json import encode_stored, encode_wire
+from workers.outbox import fetch_batch
+from workers.store import SqlUnitOfWork
+from workflows.events import Event
 
 pytestmark = pytest.mark.integration
 
@@ -61,5 +68,46 @@ def test_downgrade_and_upgrade_again(sqlite_url: str) -> None:
         assert set(inspect(engine).get_table_names()) == {"alembic_version"}
         upgrade(sqlite_url)
         assert _differences(engine) == []
+    finally:
+        engine.dispose()
+
+
+def _pending_column(engine: Engine, column: str) -> list[str]:
+    with engine.connect() as connection:
+        query = f"SELECT {column} FROM outbox WHERE published_at IS NULL ORDER BY id"
+        return list(connection.execute(text(query)).scalars())
+
+
+def test_events_pending_across_the_outbox_change_are_published_in_wire_form(
+    sqlite_url: str,
+) -> None:
+    """0003: rows pending at the upgrade hold wire JSON, which the new relay sends as it is;
+    on a downgrade, rows written since (stored form) are turned back into wire JSON for the
+    older relay, which sends `payload` as it is."""
+    config = alembic_config(sqlite_url)
+    data = {"amount": Decimal("-0.00"), "total": Decimal("1E+3"), "day": date(2026, 11, 28)}
+    command.upgrade(config, "0002")
+    engine = make_engine(sqlite_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO outbox (event_id, type, subject, payload, created_at) "
+                    "VALUES (:id, 'a', 'SO-1', :payload, '2026-11-28 07:00:00.000000')"
+                ),
+                {"id": uuid.uuid4().hex, "payload": encode_wire(data)},
+            )
+        command.upgrade(config, "head")
+        with engine.connect() as connection:
+            (before,) = fetch_batch(connection)
+        assert before.wire_payload() == encode_wire(data)
+
+        with SqlUnitOfWork(engine) as uow:
+            uow.record_events([Event("b", "SO-1", data)])
+            uow.commit()
+        assert _pending_column(engine, "stored_payload")[1] == encode_stored(data)
+
+        command.downgrade(config, "0002")
+        assert _pending_column(engine, "payload") == [encode_wire(data)] * 2
     finally:
         engine.dispose()
