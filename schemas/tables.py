@@ -241,14 +241,17 @@ class OutboxRow(SQLModel, table=True):
     type: str
     subject: str | None = None
     correlation_id: str | None = None
-    # Named for its form, not `payload` as before (migration 0003): a relay of the version
-    # before, which published `payload` as it was, fails on this table instead of sending
-    # tagged decimals downstream while old and new processes overlap in an upgrade.
-    stored_payload: str = Field(
+    # Two forms while versions overlap in an upgrade (migration 0003): this version writes
+    # `stored_payload` and leaves `payload` empty, which a relay of the version before (it
+    # sends `payload` as it is) cannot publish; that version's rows have `payload` only.
+    payload: str | None = Field(
+        default=None, sa_type=Text, description="the wire form, from the version before 0003"
+    )
+    stored_payload: str | None = Field(
+        default=None,
         sa_type=Text,
         description="the event's data in the stored form (workers.event_json), the same text "
-        "as its history row; rows pending from before migration 0003 hold the wire form, which "
-        "the relay sends as it is",
+        "as its history row",
     )
     created_at: datetime = Field(sa_type=UtcDateTime)
     published_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

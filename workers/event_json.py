@@ -16,9 +16,9 @@ The derivation is a textual one, and exact: a tag is an object with a single `$`
 no event's data contains (its keys are the contract's field names), and inside a JSON string
 a quote is always escaped, so the pattern cannot match text. Exact for decimals and dates,
 which is what event data holds; a datetime would come out as `isoformat` writes it, which
-differs from orjson's wire form only for a UTC offset that is not whole minutes. Wire JSON passes through
-unchanged (it has no tags), so outbox rows written before the stored form was used publish
-as they did.
+differs from orjson's wire form only for a UTC offset that is not whole minutes. Wire JSON
+passes through unchanged (it has no tags), so outbox rows written before the stored form was
+used publish as they did.
 """
 
 from __future__ import annotations

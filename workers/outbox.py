@@ -45,7 +45,7 @@ class OutboxRecord:
     type: str
     subject: str | None
     correlation_id: str | None
-    stored_payload: str  # `workers.event_json`'s stored form; older rows hold the wire form
+    stored_payload: str  # `workers.event_json`'s stored form, or the wire form of older rows
     created_at: datetime
 
     def wire_payload(self) -> str:
@@ -69,7 +69,9 @@ _COLUMNS = (
     OUTBOX.c.type,
     OUTBOX.c.subject,
     OUTBOX.c.correlation_id,
-    OUTBOX.c.stored_payload,
+    # Whichever form the row has (`schemas.tables.OutboxRow`); wire JSON passes the
+    # derivation unchanged.
+    func.coalesce(OUTBOX.c.stored_payload, OUTBOX.c.payload),
     OUTBOX.c.created_at,
 )
 _BATCH = (

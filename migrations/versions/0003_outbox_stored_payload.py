@@ -1,20 +1,24 @@
-"""The outbox holds each event's data in the stored form (decimals and dates tagged, the same
+"""The outbox takes each event's data in the stored form (decimals and dates tagged, the same
 text as the order history), and the relay derives the wire form when it publishes.
 
 Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-28
 
-The column is renamed (`payload` -> `stored_payload`) rather than reused: a relay of the
-version before sends `payload` as it is, and would publish tagged decimals to downstream
-systems while old and new processes overlap in an upgrade. With the rename it fails on the
-missing column and retries until it is replaced, publishing nothing; an old worker likewise
-fails its inserts and hands its commands back. Rows pending at the upgrade hold the wire form,
-which the new relay sends unchanged.
+A new column, `stored_payload`, beside `payload` (the wire form), which becomes optional:
+while the version before and this one overlap in a rolling upgrade, each keeps working.
+- Rows of this version's workers have `stored_payload` and no `payload`. A relay of the
+  version before, which sends `payload` as it is, stops at such a row (it cannot send
+  nothing) instead of publishing tagged decimals downstream, and gives up leading, so that a
+  relay of this version takes over.
+- Rows of the version before's workers have `payload` only; this version's relay sends it as
+  it is (wire JSON has no tags).
+Once no process of the version before runs, `payload` holds only rows already published,
+and a later revision can drop it.
 
-Downgrading turns the pending rows' data back into the wire form first, so the older relay
-publishes them correctly. The conversion is a frozen copy of `workers.event_json`'s
-`wire_from_stored` at this revision: a migration must not change when the code does.
+Downgrading writes the wire form of pending rows into `payload` first, so that the older relay
+publishes them. The conversion is a frozen copy of `workers.event_json.wire_from_stored` at
+this revision: a migration must not change when the code does.
 """
 
 from __future__ import annotations
@@ -50,19 +54,27 @@ def _wire(stored: str) -> str:
 
 
 def upgrade() -> None:
-    op.execute("ALTER TABLE outbox RENAME COLUMN payload TO stored_payload")
+    # SQLite cannot drop a NOT NULL in place: batch mode rebuilds the table (and its index).
+    with op.batch_alter_table("outbox") as table:
+        table.alter_column("payload", existing_type=sa.Text(), nullable=True)
+        table.add_column(sa.Column("stored_payload", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
     connection = op.get_bind()
     pending = connection.execute(
-        sa.text("SELECT id, stored_payload FROM outbox WHERE published_at IS NULL")
+        sa.text(
+            "SELECT id, stored_payload FROM outbox"
+            " WHERE published_at IS NULL AND stored_payload IS NOT NULL"
+        )
     ).all()
     for row_id, stored in pending:
-        wire = _wire(stored)
-        if wire != stored:
-            connection.execute(
-                sa.text("UPDATE outbox SET stored_payload = :wire WHERE id = :id"),
-                {"wire": wire, "id": row_id},
-            )
-    op.execute("ALTER TABLE outbox RENAME COLUMN stored_payload TO payload")
+        connection.execute(
+            sa.text("UPDATE outbox SET payload = :wire WHERE id = :id"),
+            {"wire": _wire(stored), "id": row_id},
+        )
+    # Published rows of this version keep no wire form; the column is required again.
+    connection.execute(sa.text("UPDATE outbox SET payload = stored_payload WHERE payload IS NULL"))
+    with op.batch_alter_table("outbox") as table:
+        table.drop_column("stored_payload")
+        table.alter_column("payload", existing_type=sa.Text(), nullable=False)

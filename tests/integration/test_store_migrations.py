@@ -72,18 +72,18 @@ def test_downgrade_and_upgrade_again(sqlite_url: str) -> None:
         engine.dispose()
 
 
-def _pending_column(engine: Engine, column: str) -> list[str]:
+def _pending(engine: Engine, columns: str) -> list[tuple[str | None, ...]]:
     with engine.connect() as connection:
-        query = f"SELECT {column} FROM outbox WHERE published_at IS NULL ORDER BY id"
-        return list(connection.execute(text(query)).scalars())
+        query = f"SELECT {columns} FROM outbox WHERE published_at IS NULL ORDER BY id"
+        return [tuple(row) for row in connection.execute(text(query))]
 
 
 def test_events_pending_across_the_outbox_change_are_published_in_wire_form(
     sqlite_url: str,
 ) -> None:
-    """0003: rows pending at the upgrade hold wire JSON, which the new relay sends as it is;
-    on a downgrade, rows written since (stored form) are turned back into wire JSON for the
-    older relay, which sends `payload` as it is."""
+    """0003: a row pending at the upgrade holds wire JSON, which the new relay sends as it is;
+    a new row leaves `payload` empty, which a relay of the version before cannot send; on a
+    downgrade, pending rows get their wire form back in `payload`."""
     config = alembic_config(sqlite_url)
     data = {"amount": Decimal("-0.00"), "total": Decimal("1E+3"), "day": date(2026, 11, 28)}
     command.upgrade(config, "0002")
@@ -100,14 +100,18 @@ def test_events_pending_across_the_outbox_change_are_published_in_wire_form(
         command.upgrade(config, "head")
         with engine.connect() as connection:
             (before,) = fetch_batch(connection)
+            index = connection.execute(
+                text("SELECT sql FROM sqlite_master WHERE name = 'ix_outbox_pending'")
+            ).scalar_one()
         assert before.wire_payload() == encode_wire(data)
+        assert index.endswith("ON outbox (id) WHERE published_at IS NULL")  # rebuilt alike
 
         with SqlUnitOfWork(engine) as uow:
             uow.record_events([Event("b", "SO-1", data)])
             uow.commit()
-        assert _pending_column(engine, "stored_payload")[1] == encode_stored(data)
+        assert _pending(engine, "payload, stored_payload")[1] == (None, encode_stored(data))
 
         command.downgrade(config, "0002")
-        assert _pending_column(engine, "payload") == [encode_wire(data)] * 2
+        assert _pending(engine, "payload") == [(encode_wire(data),)] * 2
     finally:
         engine.dispose()
