@@ -79,6 +79,8 @@ class Figures:
     recorded_p99_ms: float | None = None
     after_recorded_p50_ms: float | None = None
     after_recorded_p99_ms: float | None = None
+    # With --split, per command type (a round of the life cycles): the same four and p50/p99.
+    rounds: dict[str, dict[str, float]] | None = None
 
 
 def prepayment_gross() -> str:
@@ -236,6 +238,17 @@ def _ms(values: list[float], share: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(len(ordered) * share))] * 1000, 2)
 
 
+def _split_figures(answers: list[tuple[str, float, float]]) -> dict[str, Any]:
+    before = [recorded for _, _, recorded in answers]
+    after = [total - recorded for _, total, recorded in answers]
+    return {
+        "recorded_p50_ms": _ms(before, 0.5),
+        "recorded_p99_ms": _ms(before, 0.99),
+        "after_recorded_p50_ms": _ms(after, 0.5),
+        "after_recorded_p99_ms": _ms(after, 0.99),
+    }
+
+
 def run(
     settings: Settings,
     commands: int,
@@ -291,15 +304,20 @@ def run(
         except subprocess.TimeoutExpired:
             service.kill()
         connection.close()
-    splits: dict[str, float | None] = {}
+    splits: dict[str, Any] = {}
     if split and timing.splits:
-        before = [recorded for _, recorded in timing.splits]
-        after = [total - recorded for total, recorded in timing.splits]
-        splits = {
-            "recorded_p50_ms": _ms(before, 0.5),
-            "recorded_p99_ms": _ms(before, 0.99),
-            "after_recorded_p50_ms": _ms(after, 0.5),
-            "after_recorded_p99_ms": _ms(after, 0.99),
+        splits = _split_figures(timing.splits)
+        round_of = {message.answer_id: message.routing_key for message in messages}
+        by_round: dict[str, list[tuple[str, float, float]]] = {}
+        for answer in timing.splits:
+            by_round.setdefault(round_of[answer[0]], []).append(answer)
+        splits["rounds"] = {
+            name: {
+                "p50_ms": _ms([total for _, total, _ in answers], 0.5),
+                "p99_ms": _ms([total for _, total, _ in answers], 0.99),
+                **_split_figures(answers),
+            }
+            for name, answers in by_round.items()
         }
     return Figures(
         commands=timing.answered,
@@ -317,7 +335,9 @@ def run(
 
 def report(figures: Figures, as_json: bool) -> str:
     shown = {k: v for k, v in asdict(figures).items() if v is not None}
-    lines = [f"{k:22} {v}" for k, v in shown.items()]
+    lines = [f"{k:22} {v}" for k, v in shown.items() if k != "rounds"]
+    for name, values in (figures.rounds or {}).items():
+        lines.append(f"{name:22} " + "  ".join(f"{k} {v}" for k, v in values.items()))
     if as_json:
         lines.append(json.dumps(shown))
     return "\n".join(lines)

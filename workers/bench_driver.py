@@ -40,8 +40,8 @@ class Timing:
     answered: int
     seconds: float
     latencies: list[float] = field(default_factory=list)  # seconds, in order of arrival
-    # With a `stamp`: per answer, (publish to answer, publish to when the answer was made).
-    splits: list[tuple[float, float]] = field(default_factory=list)
+    # With a `stamp`: per answer, (answer id, publish to answer, publish to when it was made).
+    splits: list[tuple[str, float, float]] = field(default_factory=list)
 
 
 class AnswerTimeout(Exception):
@@ -76,7 +76,7 @@ class Driver:
         self.on_ready = on_ready or (lambda: None)
         self.stamp = stamp
         self._wall_minus_counter = time.time() - time.perf_counter()
-        self._splits: list[tuple[float, float]] = []
+        self._splits: list[tuple[str, float, float]] = []
         self._pending: dict[str, float] = {}
         self._latencies: list[float] = []
         self._next = 0
@@ -150,7 +150,8 @@ class Driver:
             self._loop().call_later(delay, self._pump)
 
     def _on_answer(self, _channel: Any, _method: Any, properties: Any, body: bytes) -> None:
-        sent = self._pending.pop(properties.correlation_id or "", None)
+        answer_id = properties.correlation_id or ""
+        sent = self._pending.pop(answer_id, None)
         if sent is None:
             return
         self._last_answer = now = time.perf_counter()
@@ -158,7 +159,8 @@ class Driver:
         if self.stamp is not None:
             made = self.stamp(body)
             if made is not None:
-                self._splits.append((now - sent, made - self._wall_minus_counter - sent))
+                recorded = made - self._wall_minus_counter - sent
+                self._splits.append((answer_id, now - sent, recorded))
         if self._next == len(self.messages) and not self._pending:
             self._close()
 

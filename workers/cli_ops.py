@@ -190,7 +190,7 @@ def bench(
         typer.Option(
             "--split",
             help="Also split each latency where the worker recorded the event (p50/p99 of "
-            "publish to recorded, and of recorded to received).",
+            "publish to recorded, and of recorded to received), overall and per round.",
         ),
     ] = False,
     database_url: DatabaseUrl = None,

@@ -292,6 +292,11 @@ def test_bench_splits_each_latency_where_the_worker_recorded_the_event(
     assert 0 < figures["after_recorded_p50_ms"] <= figures["after_recorded_p99_ms"]
     assert figures["after_recorded_p99_ms"] <= figures["p99_ms"]
     assert any(x.startswith("recorded_p50_ms ") for x in done.output.splitlines())
+    rounds = figures["rounds"]  # the same, per round of the life cycles
+    assert set(rounds) == {"order.create", "prepayment.invoice", "payment.record", "order.invoice"}
+    assert all(0 < r["recorded_p50_ms"] <= r["p50_ms"] <= r["p99_ms"] for r in rounds.values())
+    # 40 commands: each p99 is the largest latency, overall and of each round of 10.
+    assert max(r["p99_ms"] for r in rounds.values()) == figures["p99_ms"]
 
 
 def test_bench_sends_at_the_rate_asked(broker: Broker, tmp_path: Path) -> None:
