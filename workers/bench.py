@@ -249,6 +249,24 @@ def _split_figures(answers: list[tuple[str, float, float]]) -> dict[str, Any]:
     }
 
 
+def _rounds(
+    answers: list[tuple[str, float, float]], messages: list[Message]
+) -> dict[str, dict[str, float]]:
+    """The figures of each round (command type) of the life cycles."""
+    round_of = {message.answer_id: message.routing_key for message in messages}
+    by_round: dict[str, list[tuple[str, float, float]]] = {}
+    for answer in answers:
+        by_round.setdefault(round_of[answer[0]], []).append(answer)
+    return {
+        name: {
+            "p50_ms": _ms([total for _, total, _ in group], 0.5),
+            "p99_ms": _ms([total for _, total, _ in group], 0.99),
+            **_split_figures(group),
+        }
+        for name, group in by_round.items()
+    }
+
+
 def run(
     settings: Settings,
     commands: int,
@@ -306,19 +324,7 @@ def run(
         connection.close()
     splits: dict[str, Any] = {}
     if split and timing.splits:
-        splits = _split_figures(timing.splits)
-        round_of = {message.answer_id: message.routing_key for message in messages}
-        by_round: dict[str, list[tuple[str, float, float]]] = {}
-        for answer in timing.splits:
-            by_round.setdefault(round_of[answer[0]], []).append(answer)
-        splits["rounds"] = {
-            name: {
-                "p50_ms": _ms([total for _, total, _ in answers], 0.5),
-                "p99_ms": _ms([total for _, total, _ in answers], 0.99),
-                **_split_figures(answers),
-            }
-            for name, answers in by_round.items()
-        }
+        splits = {**_split_figures(timing.splits), "rounds": _rounds(timing.splits, messages)}
     return Figures(
         commands=timing.answered,
         orders=orders,
