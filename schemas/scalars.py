@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     Field,
     PlainSerializer,
+    PlainValidator,
     Strict,
     StringConstraints,
     WithJsonSchema,
@@ -46,31 +47,43 @@ def decimal_text(value: Decimal) -> str:
     return text[1:] if text[0] == "-" and not value else text
 
 
-def _decimal_input(value: object) -> object:
-    if isinstance(value, bool):
-        raise PydanticCustomError("decimal_type", "must be a decimal string, not a JSON boolean")
-    if isinstance(value, float):
-        raise PydanticCustomError("decimal_float", "must be a decimal string, not a JSON float")
-    if isinstance(value, Decimal | int):
-        return value
+def _decimal_input(value: object) -> Decimal:
+    """The wire decimal as a Decimal, or the error that says what is wrong with it."""
     if isinstance(value, str):
         if _DECIMAL_TEXT.fullmatch(value):
-            return value
+            return Decimal(value)
         raise PydanticCustomError(
             "decimal_format",
             'must be a plain decimal string such as "1000.80" '
             "(digits, optional leading '-', optional '.'; no exponent, spaces, NaN or Infinity)",
         )
+    if isinstance(value, bool):
+        raise PydanticCustomError("decimal_type", "must be a decimal string, not a JSON boolean")
+    if isinstance(value, float):
+        raise PydanticCustomError("decimal_float", "must be a decimal string, not a JSON float")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, Decimal):  # from Python, not from the wire
+        if not value.is_finite():
+            raise PydanticCustomError("finite_number", "Input should be a finite number")
+        return value
     raise PydanticCustomError("decimal_type", 'must be a decimal string such as "1000.80"')
 
 
-def _digit_limits(places: int) -> AfterValidator:
-    # Counted as written, trailing zeros included: pydantic's own max_digits/decimal_places
-    # ignore trailing zeros and so let "1.000000000000000000000000000000" through.
-    def check(value: Decimal) -> Decimal:
-        _, digits, exponent = value.as_tuple()
-        if not isinstance(exponent, int):  # NaN and Infinity, refused earlier
-            return value
+def _exact_decimal(places: int, *, low: int | None = None, high: int | None = None) -> Any:
+    """A wire decimal read and checked in one call: format, digits as written, range.
+
+    One call instead of pydantic's decimal validator between two of ours, with its own
+    finiteness check: a command's decimals are most of what validating it costs (measured:
+    41 us for a two-line `order.create`)."""
+
+    def validate(value: object) -> Decimal:
+        result = _decimal_input(value)
+        _, digits, exponent = result.as_tuple()
+        assert isinstance(exponent, int)  # finite, checked above
+        # Counted as written, trailing zeros included: pydantic's own max_digits and
+        # decimal_places ignore trailing zeros and so let "1.000000000000000000000000000000"
+        # through.
         if len(digits) + exponent > WHOLE_DIGITS:
             raise PydanticCustomError(
                 "decimal_whole_digits",
@@ -83,9 +96,17 @@ def _digit_limits(places: int) -> AfterValidator:
                 "must have at most {decimal_places} decimal places",
                 {"decimal_places": places},
             )
-        return value
+        if low is not None and result < low:
+            raise PydanticCustomError(
+                "greater_than_equal", "Input should be greater than or equal to {ge}", {"ge": low}
+            )
+        if high is not None and result > high:
+            raise PydanticCustomError(
+                "less_than_equal", "Input should be less than or equal to {le}", {"le": high}
+            )
+        return result
 
-    return AfterValidator(check)
+    return PlainValidator(validate)
 
 
 _DECIMAL_DOC = "A decimal string; JSON integers are accepted too, JSON floats are refused."
@@ -106,13 +127,10 @@ def _decimal_schema(
 
 
 _AS_TEXT = PlainSerializer(decimal_text, return_type=str, when_used="json")
-_DECIMAL_IN = BeforeValidator(_decimal_input)
 
 Quantity = Annotated[
     Decimal,
-    _DECIMAL_IN,
-    Field(allow_inf_nan=False),
-    _digit_limits(5),
+    _exact_decimal(5),
     _decimal_schema(5, "2.5"),
     _AS_TEXT,
 ]
@@ -122,9 +140,7 @@ Price = Quantity
 
 Money = Annotated[
     Decimal,
-    _DECIMAL_IN,
-    Field(allow_inf_nan=False),
-    _digit_limits(3),
+    _exact_decimal(3),
     _decimal_schema(3, "1000.80"),
     _AS_TEXT,
 ]
@@ -132,9 +148,7 @@ Money = Annotated[
 
 Percent = Annotated[
     Decimal,
-    _DECIMAL_IN,
-    Field(ge=0, le=100, allow_inf_nan=False),
-    _digit_limits(5),
+    _exact_decimal(5, low=0, high=100),
     _decimal_schema(5, "30", signed=False, whole=3),
     _AS_TEXT,
 ]
@@ -142,8 +156,7 @@ Percent = Annotated[
 
 Amount = Annotated[
     Decimal,
-    _DECIMAL_IN,
-    Field(allow_inf_nan=False),
+    PlainValidator(_decimal_input),
     WithJsonSchema(
         {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "examples": ["1000.80"]}
     ),
