@@ -59,30 +59,19 @@ def encode_wire(data: Any) -> str:
         return _WIRE.encode(data)
 
 
-def _finite(value: Decimal) -> str:
-    # Refused here as the wire form refuses it: the relay could not publish it later.
-    if not value.is_finite():
-        raise ValueError(f"{value} is not a finite decimal")
-    return str(value)
-
-
 def _stored_default(value: object) -> dict[str, str]:
+    # A dict, which orjson writes itself, rather than an `orjson.Fragment` built from bytes:
+    # a third fewer instructions for an invoice's events (350 k against 230 k for a final
+    # invoice's three, cachegrind), since this runs once per decimal, 72 times for those.
     if isinstance(value, Decimal):
-        return {"$decimal": _finite(value)}
+        # Refused here as the wire form refuses it: the relay could not publish it later.
+        if not value.is_finite():
+            raise ValueError(f"{value} is not a finite decimal")
+        return {"$decimal": str(value)}
     if isinstance(value, datetime):
         return {"$datetime": value.isoformat()}
     if isinstance(value, date):
         return {"$date": value.isoformat()}
-    raise TypeError(f"{type(value).__name__} cannot be stored in an event")
-
-
-def _stored_fragment(value: object) -> orjson.Fragment:
-    if isinstance(value, Decimal):
-        return orjson.Fragment(b'{"$decimal":"' + _finite(value).encode() + b'"}')
-    if isinstance(value, datetime):
-        return orjson.Fragment(b'{"$datetime":"' + value.isoformat().encode() + b'"}')
-    if isinstance(value, date):
-        return orjson.Fragment(b'{"$date":"' + value.isoformat().encode() + b'"}')
     raise TypeError(f"{type(value).__name__} cannot be stored in an event")
 
 
@@ -98,7 +87,7 @@ def encode_stored(data: Any) -> str:
     standard library's way, as in `encode_wire`."""
     try:
         return orjson.dumps(
-            data, default=_stored_fragment, option=orjson.OPT_PASSTHROUGH_DATETIME
+            data, default=_stored_default, option=orjson.OPT_PASSTHROUGH_DATETIME
         ).decode()
     except orjson.JSONEncodeError:
         return _STORED.encode(data)
