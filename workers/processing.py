@@ -22,6 +22,7 @@ import structlog
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from schemas.parsing import InvalidCommand, MalformedMessage, ParsedCommand, parse_command
+from workers.logs import command_context
 from workers.store import BatchAbandoned
 from workflows.bus import Outcome, process, reject
 from workflows.errors import ConcurrencyConflict, LockConflict
@@ -130,7 +131,7 @@ class CommandProcessor:
             return self._reject_invalid(parsed)
         envelope = parsed.envelope
         order_id = getattr(parsed.command, "order_id", None)
-        with structlog.contextvars.bound_contextvars(
+        with command_context(
             command_id=envelope.id,
             correlation_id=envelope.correlationid or envelope.id,
             command_type=parsed.command_type,
@@ -148,9 +149,7 @@ class CommandProcessor:
         """A readable envelope with a bad command: answer it, once, with `command.rejected`."""
         ids = (invalid.command_id, invalid.command_type, invalid.order_id)
         fingerprint = _fingerprint(invalid.envelope.type, invalid.envelope.data)
-        with structlog.contextvars.bound_contextvars(
-            command_id=ids[0], command_type=ids[1], order_id=ids[2]
-        ):
+        with command_context(command_id=ids[0], command_type=ids[1], order_id=ids[2]):
             return self._retrying(
                 lambda: reject(
                     ids[0], ids[1], invalid, self.uow, order_id=ids[2], fingerprint=fingerprint

@@ -98,6 +98,25 @@ def test_pika_and_sqlalchemy_lines_go_through_the_same_pipeline(
         assert (entry["command_id"], entry["order_id"]) == ("c-7", "SO-7")
 
 
+def test_a_commands_ids_are_on_its_lines_only_while_it_is_handled(
+    json_logs: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = structlog.get_logger("prepay.test")
+    with logs.command_context(command_id="c-1", command_type="order.create", order_id="SO-1"):
+        with logs.command_context(command_id="c-2", order_id=None):
+            log.info("inner")
+            logging.getLogger("pika").warning("library line")
+        log.info("outer", order_id="given by the call")
+    log.info("after")
+    inner, library, outer, after = json_lines(capsys.readouterr().err)
+    assert (inner["command_id"], inner["order_id"]) == ("c-2", None)
+    assert "command_type" not in inner  # the inner command's own ids, not a mix
+    assert (library["command_id"], library["logger"]) == ("c-2", "pika")
+    assert (outer["command_id"], outer["command_type"]) == ("c-1", "order.create")
+    assert outer["order_id"] == "given by the call"
+    assert not {"command_id", "command_type", "order_id"} & after.keys()
+
+
 def test_a_terminal_gets_readable_lines(capsys: pytest.CaptureFixture[str]) -> None:
     logs.configure("INFO", json=False)
     structlog.get_logger("prepay.test").info("consumer.started", queues=["q"])
