@@ -12,8 +12,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+from sqlmodel import SQLModel
 
 from schemas.tables import OUTBOX
+from schemas.tables_types import ExactDecimal
 from workers import processing, store_bulk
 from workers.db import create_all, make_engine
 from workers.processing import CommandProcessor
@@ -283,6 +287,39 @@ def test_bound_values_are_converted_once_per_object_and_exactly_as_sqlalchemy_wo
     assert parameters == [tuple(one_by_one(name, row[name]) for name in columns) for row in rows]
     # a run of the same object is converted once; an equal but distinct object again
     assert calls == [one, equal_but_other, later, one]
+
+
+_SAMPLES: dict[type, list[Any]] = {
+    Decimal: [Decimal("0.10"), Decimal("-0.00"), Decimal("1E+3"), Decimal("-123456789.12345")],
+    datetime: [datetime(2026, 11, 27, 12, 0, 1, 123456, tzinfo=UTC)],
+    date: [date(2026, 11, 27)],
+    uuid.UUID: [uuid.UUID("0b4e2f4c-9f0e-4d7a-8a51-0f2c6d3e9b11")],
+    bool: [True, False],
+    int: [0, 7, 2**40],
+    str: ["", "Widget \u00e9"],
+}
+
+
+@pytest.mark.parametrize(
+    "dialect", [sqlite.dialect(), postgresql.psycopg.dialect()], ids=["sqlite", "postgresql"]
+)
+def test_bulk_writes_bind_every_column_as_sqlalchemy_would(dialect: Dialect) -> None:
+    checked = 0
+    for table in SQLModel.metadata.tables.values():
+        for column in table.c:
+            ours = store_bulk._driver_processor(dialect, column.type)
+            theirs = column.type.dialect_impl(dialect).bind_processor(dialect)
+            if theirs is not None:
+                assert theirs(None) is None, column  # `_parameters` passes None on unconverted
+            python_type = column.type.python_type
+            for value in _SAMPLES[str if python_type is object else python_type]:  # AutoString
+                expected = value if theirs is None else theirs(value)
+                got = value if ours is None else ours(value)
+                assert (got, type(got)) == (expected, type(expected)), (column, value)
+                checked += 1
+    assert checked > 100
+    with pytest.raises(TypeError):  # the guard against floats holds on the fast path too
+        store_bulk._driver_processor(dialect, ExactDecimal())(0.1)  # type: ignore[misc]
 
 
 @pytest.fixture
