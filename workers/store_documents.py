@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from sqlalchemy import Row, bindparam, select
 
 from schemas.tables import DOCUMENT_LINES, LEDGER_ENTRIES, PAYMENTS, POSTED_DOCUMENTS
@@ -101,12 +101,12 @@ def payment_values(payment: PaymentRecord) -> dict[str, Any]:
         "currency": payment.currency,
         "received_date": payment.received_date,
         "unapplied": payment.unapplied,
-        "applied": json.dumps([[no, str(amount)] for no, amount in payment.applied]),
+        "applied": orjson.dumps([[no, str(amount)] for no, amount in payment.applied]).decode(),
     }
 
 
 def payment_from_row(row: Row[Any]) -> PaymentRecord:
-    applied = tuple((no, Decimal(amount)) for no, amount in json.loads(row.applied))
+    applied = tuple((no, Decimal(amount)) for no, amount in orjson.loads(row.applied))
     return PaymentRecord(
         row.payment_id,
         row.order_id,

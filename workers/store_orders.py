@@ -10,11 +10,11 @@ the very object it was loaded with is unchanged (and an equal but re-written Dec
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from sqlalchemy import Row, bindparam, delete, select
 
 from schemas.tables import ORDER_LINES, ORDERS
@@ -84,8 +84,8 @@ def order_values(order: Order) -> dict[str, Any]:
         "version": order.version,
         "prepayment_paid": order.prepayment_paid,
         "unapplied_credit": order.unapplied_credit,
-        "prepayment_invoices": json.dumps(invoices),
-        "payment_ids": json.dumps(order.payment_ids),
+        "prepayment_invoices": orjson.dumps(invoices).decode(),
+        "payment_ids": orjson.dumps(order.payment_ids).decode(),
     }
 
 
@@ -106,9 +106,9 @@ def order_from_row(row: Row[Any]) -> Order:
         version=row.version,
         prepayment_invoices=[
             PrepaymentInvoiceBalance(no, Decimal(gross), Decimal(open_))
-            for no, gross, open_ in json.loads(row.prepayment_invoices)
+            for no, gross, open_ in orjson.loads(row.prepayment_invoices)
         ],
-        payment_ids=json.loads(row.payment_ids),
+        payment_ids=orjson.loads(row.payment_ids),
         prepayment_paid=row.prepayment_paid,
         unapplied_credit=row.unapplied_credit,
     )

@@ -29,6 +29,7 @@ from workflows.commands import (
     InvoicePrepayment,
     LineInput,
     LineUpdate,
+    RecordPayment,
     UpsertParty,
 )
 from workflows.errors import ConcurrencyConflict
@@ -287,6 +288,42 @@ def test_bound_values_are_converted_once_per_object_and_exactly_as_sqlalchemy_wo
     assert parameters == [tuple(one_by_one(name, row[name]) for name in columns) for row in rows]
     # a run of the same object is converted once; an equal but distinct object again
     assert calls == [one, equal_but_other, later, one]
+
+
+def test_orders_and_payments_as_the_previous_version_wrote_them_read_back(
+    engine: Engine,
+) -> None:
+    """Their JSON columns were written by the standard library (spaced, non-ASCII escaped)."""
+    uow = SqlUnitOfWork(engine)
+    process("p", UpsertParty("C1", "sales", "C", Decimal(30)), uow)
+    process("o", order("O-\u00e9"), uow)
+    invoiced = process("i", InvoicePrepayment("O-\u00e9"), uow)
+    paid = RecordPayment("O-\u00e9", "P-\u00e9", invoiced.events[0].data["amount_due"], "EUR")
+    assert not process("pay", paid, uow).rejected
+
+    def read() -> tuple[Any, ...]:
+        with SqlUnitOfWork(engine) as check:
+            found = check.orders.get("O-\u00e9")
+            assert found is not None
+            return (
+                found.prepayment_invoices,
+                found.payment_ids,
+                check.documents.payments_for_order("O-\u00e9"),
+            )
+
+    before = read()
+    assert before[0] and before[1] == ["P-\u00e9"] and before[2][0].applied
+    with engine.begin() as connection:
+        for table, column in (
+            ("orders", "prepayment_invoices"),
+            ("orders", "payment_ids"),
+            ("payments", "applied"),
+        ):
+            (stored,) = connection.execute(text(f"SELECT {column} FROM {table}")).one()
+            old_form = json.dumps(json.loads(stored))
+            assert old_form != stored  # this version writes it compact, and UTF-8 as it is
+            connection.execute(text(f"UPDATE {table} SET {column} = :v"), {"v": old_form})
+    assert read() == before
 
 
 _SAMPLES: dict[type, list[Any]] = {
