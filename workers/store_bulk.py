@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table
+from sqlalchemy import Date, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
@@ -58,6 +59,8 @@ def _driver_processor(dialect: Dialect, column_type: TypeEngine[Any]) -> Process
         # anything but a Decimal), as one call into C instead of two Python frames: an
         # invoice binds some 60 decimals per command. None never reaches it (`_parameters`).
         return Decimal.__str__
+    if isinstance(column_type, Date) and dialect.name == "sqlite":
+        return date.isoformat  # SQLAlchemy's "%04d-%02d-%02d" there, written in Python
     return column_type.dialect_impl(dialect).bind_processor(dialect)
 
 

@@ -329,7 +329,7 @@ def test_orders_and_payments_as_the_previous_version_wrote_them_read_back(
 _SAMPLES: dict[type, list[Any]] = {
     Decimal: [Decimal("0.10"), Decimal("-0.00"), Decimal("1E+3"), Decimal("-123456789.12345")],
     datetime: [datetime(2026, 11, 27, 12, 0, 1, 123456, tzinfo=UTC)],
-    date: [date(2026, 11, 27)],
+    date: [date(2026, 11, 27), date(1, 2, 3), date(9999, 12, 31)],
     uuid.UUID: [uuid.UUID("0b4e2f4c-9f0e-4d7a-8a51-0f2c6d3e9b11")],
     bool: [True, False],
     int: [0, 7, 2**40],
