@@ -16,6 +16,10 @@ from sqlalchemy import DateTime, Dialect, Numeric, Text
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
+def _decimal_or_none(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
 class ExactDecimal(TypeDecorator[Decimal]):
     """Money, quantities and percents: a Decimal in, the same Decimal out."""
 
@@ -38,6 +42,15 @@ class ExactDecimal(TypeDecorator[Decimal]):
         if value is None or isinstance(value, Decimal):
             return value
         return Decimal(value)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        # SQLAlchemy advises implementing only `process_result_value`, so that the inner
+        # type's processing is kept; on SQLite the inner type (Text) has none, and its
+        # general path costs two Python calls per value around `Decimal`, for some 40
+        # decimals in every order read. One call does the same there.
+        if dialect.name == "sqlite":
+            return _decimal_or_none
+        return super().result_processor(dialect, coltype)
 
     @property
     def python_type(self) -> type[Decimal]:

@@ -359,6 +359,21 @@ def test_bulk_writes_bind_every_column_as_sqlalchemy_would(dialect: Dialect) -> 
         store_bulk._driver_processor(dialect, ExactDecimal())(0.1)  # type: ignore[misc]
 
 
+@pytest.mark.parametrize(
+    "dialect", [sqlite.dialect(), postgresql.psycopg.dialect()], ids=["sqlite", "postgresql"]
+)
+def test_exact_decimals_read_back_as_process_result_value_has_them(dialect: Dialect) -> None:
+    column_type = ExactDecimal()
+    read = column_type.dialect_impl(dialect).result_processor(dialect, 1700)  # numeric
+    assert read is not None
+    for stored in ("0.10", "-0.00", "1E+3", "123456789012345.12345", 7, Decimal("2.50"), None):
+        got = read(stored)
+        expected = column_type.process_result_value(stored, dialect)
+        assert (got, type(got)) == (expected, type(expected)), stored
+        if isinstance(got, Decimal):  # the digits as stored, not only an equal value
+            assert expected is not None and got.as_tuple() == expected.as_tuple()
+
+
 @pytest.fixture
 def new_pg_engine(pg_engine: Engine) -> Iterator[Engine]:
     """One connection to tables just created, never analyzed (as on a new database)."""
