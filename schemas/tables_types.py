@@ -47,9 +47,12 @@ class ExactDecimal(TypeDecorator[Decimal]):
         # SQLAlchemy advises implementing only `process_result_value`, so that the inner
         # type's processing is kept; on SQLite the inner type (Text) has none, and its
         # general path costs two Python calls per value around `Decimal`, for some 40
-        # decimals in every order read. One call does the same there.
+        # decimals in every order read. One call does the same there; on psycopg none is
+        # needed.
         if dialect.name == "sqlite":
             return _decimal_or_none
+        if dialect.driver == "psycopg":
+            return None  # psycopg reads numeric as Decimal, digits as stored
         return super().result_processor(dialect, coltype)
 
     @property

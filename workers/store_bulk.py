@@ -59,6 +59,10 @@ def _driver_processor(dialect: Dialect, column_type: TypeEngine[Any]) -> Process
         # anything but a Decimal), as one call into C instead of two Python frames: an
         # invoice binds some 60 decimals per command. None never reaches it (`_parameters`).
         return Decimal.__str__
+    if isinstance(column_type, ExactDecimal) and dialect.name == "postgresql":
+        # There the processor hands the Decimal on as it is, after checking it is one:
+        # `__copy__` does the same in C (a Decimal is immutable, so it returns itself).
+        return Decimal.__copy__
     if isinstance(column_type, Date) and dialect.name == "sqlite":
         return date.isoformat  # SQLAlchemy's "%04d-%02d-%02d" there, written in Python
     return column_type.dialect_impl(dialect).bind_processor(dialect)
