@@ -79,6 +79,15 @@ def _exact_decimal(places: int, *, low: int | None = None, high: int | None = No
 
     def validate(value: object) -> Decimal:
         result = _decimal_input(value)
+        # The range first, as pydantic's own bounds came before the digit limits.
+        if low is not None and result < low:
+            raise PydanticCustomError(
+                "greater_than_equal", "Input should be greater than or equal to {ge}", {"ge": low}
+            )
+        if high is not None and result > high:
+            raise PydanticCustomError(
+                "less_than_equal", "Input should be less than or equal to {le}", {"le": high}
+            )
         _, digits, exponent = result.as_tuple()
         assert isinstance(exponent, int)  # finite, checked above
         # Counted as written, trailing zeros included: pydantic's own max_digits and
@@ -95,14 +104,6 @@ def _exact_decimal(places: int, *, low: int | None = None, high: int | None = No
                 "decimal_max_places",
                 "must have at most {decimal_places} decimal places",
                 {"decimal_places": places},
-            )
-        if low is not None and result < low:
-            raise PydanticCustomError(
-                "greater_than_equal", "Input should be greater than or equal to {ge}", {"ge": low}
-            )
-        if high is not None and result > high:
-            raise PydanticCustomError(
-                "less_than_equal", "Input should be less than or equal to {le}", {"le": high}
             )
         return result
 

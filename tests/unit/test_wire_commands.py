@@ -205,6 +205,9 @@ BAD_DATA: list[tuple[str, dict[str, Any], str | None, str]] = [
     ("order.create", _line(quantity=None), "lines.0.quantity", "decimal string"),
     ("order.create", _line(vat_percent=25.0), "lines.0.vat_percent", "not a JSON float"),
     ("order.create", _line(vat_percent="100.5"), "lines.0.vat_percent", "less than or equal"),
+    # out of range and too many digits: the range is what is reported, as it always was
+    ("order.create", _line(vat_percent="100.000001"), "lines.0.vat_percent", "less than or"),
+    ("order.create", _line(vat_percent="-0.000001"), "lines.0.vat_percent", "greater than or"),
     ("order.create", _line(line_discount_percent="-1"), "lines.0.line_discount_percent", "0"),
     ("order.create", _line(prepayment_percent="1.123456"), "lines.0.prepayment_percent", "5"),
     ("order.create", _line(colour="red"), "lines.0.colour", "not a known field"),
