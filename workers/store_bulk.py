@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -54,15 +53,9 @@ def _processors(
 
 
 def _driver_processor(dialect: Dialect, column_type: TypeEngine[Any]) -> Processor | None:
-    if isinstance(column_type, ExactDecimal) and dialect.name == "sqlite":
-        # What ExactDecimal's processor does there (the exact digits as text; TypeError for
-        # anything but a Decimal), as one call into C instead of two Python frames: an
-        # invoice binds some 60 decimals per command. None never reaches it (`_parameters`).
-        return Decimal.__str__
-    if isinstance(column_type, ExactDecimal) and dialect.name == "postgresql":
-        # There the processor hands the Decimal on as it is, after checking it is one:
-        # `__copy__` does the same in C (a Decimal is immutable, so it returns itself).
-        return Decimal.__copy__
+    # None never reaches these (`_parameters` passes it on as it is).
+    if isinstance(column_type, ExactDecimal):
+        return column_type.bind_not_null(dialect)
     if isinstance(column_type, Date) and dialect.name == "sqlite":
         return date.isoformat  # SQLAlchemy's "%04d-%02d-%02d" there, written in Python
     return column_type.dialect_impl(dialect).bind_processor(dialect)
