@@ -1,10 +1,11 @@
 """The outbox relay: publishes committed events to `prepay.events` with publisher confirms,
-and marks them published only after the broker confirmed them.
+and removes them from the outbox only after the broker confirmed them (the order history
+keeps every event).
 
 Confirms are asynchronous (pika's SelectConnection): batches are published as they commit,
 the broker's acks arrive meanwhile (often one `multiple` ack for many), and confirmed rows are
-marked published a little later, in one transaction per interval. A nack or a return leaves
-the row pending, to be sent again. A crash between the confirm and the mark re-sends those
+removed a little later, in one transaction per interval. A nack or a return leaves the row
+pending, to be sent again. A crash between the confirm and the removal re-sends those
 events on restart with the same `message_id` (the event id), so a consumer de-duplicating by
 id sees each event once. Only one relay publishes at a time (a PostgreSQL advisory lock; on
 SQLite the one service process), which keeps each order's events in the order they were
@@ -30,16 +31,16 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from workers import faults, topology
 from workers.amqp import SelectConnection, backoff_delays, parameters
 from workers.db import READ_ONLY
-from workers.outbox import OutboxRecord, fetch_batch, mark_published
+from workers.outbox import OutboxRecord, fetch_batch, remove_published
 
 log = structlog.get_logger("prepay.relay")
 
 RELAY_LOCK_KEY = 0x70726570  # "prep": the advisory lock that elects the one relay
-MARK_INTERVAL_S = 0.05  # confirmed rows are marked in one transaction per interval at most
-LOCKED_RETRY_S = 0.005  # SQLite: the next try to mark after finding the write lock taken
+REMOVE_INTERVAL_S = 0.05  # confirmed rows are removed in one transaction per interval at most
+LOCKED_RETRY_S = 0.005  # SQLite: the next try to remove after finding the write lock taken
 MAX_IN_FLIGHT_BATCHES = 4  # batches published and not yet confirmed, at most
 LEADER_RETRY_S = 1.0  # PostgreSQL: how often a relay that does not lead asks again
-BUSY_TIMEOUT_AT_END_MS = 5000  # SQLite: the last mark of a session waits for the lock
+BUSY_TIMEOUT_AT_END_MS = 5000  # SQLite: the last removal of a session waits for the lock
 _SQLITE_BUSY = 5
 
 
@@ -122,26 +123,26 @@ class Relay:
             finally:
                 self._session = None
                 if session is not None:
-                    session.mark_remaining()
+                    session.remove_remaining()
                     session.close_database()
 
 
 class _Session:
     """One broker connection's worth of relaying, driven by pika's I/O loop.
 
-    On SQLite, publishing does not wait for marking. Writers take turns there (each holds the
+    On SQLite, publishing does not wait for removing. Writers take turns there (each holds the
     write lock from its first statement to its commit), so ids are committed in order, and the
     relay fetches the rows after the last one it handed to the broker (`cursor`) while earlier
     ones still await their confirms: an event leaves as soon as its transaction committed.
-    Confirmed rows are marked published at most every `MARK_INTERVAL_S`, without waiting for
+    Confirmed rows are removed at most every `REMOVE_INTERVAL_S`, without waiting for
     the write lock: a worker's batch holds it for tens of milliseconds, SQLite's busy handler
     sleeps in growing steps, and a relay waiting there published nothing for up to a second
-    (measured). A mark that lags only means a re-send after a crash, which the ids make
+    (measured). A removal that lags only means a re-send after a crash, which the ids make
     harmless.
 
     On PostgreSQL several workers commit concurrently, so a row can become visible below ids
     already published; a cursor would publish the next events of its order before it. There
-    the relay settles before each fetch (everything in flight confirmed and marked) and
+    the relay settles before each fetch (everything in flight confirmed and removed) and
     fetches from the oldest pending row, which keeps each order's events in order. A nack or
     a return makes the SQLite relay do the same once, so nothing stays behind. What a nack
     cannot keep is the order around the nacked event: later events already sent (at most
@@ -162,12 +163,12 @@ class _Session:
         self.next_tag = 0
         self.cursor = 0  # the highest outbox id handed to the broker in this session
         self.in_flight: dict[int, tuple[int, str]] = {}  # delivery tag -> (row id, event id)
-        self.confirmed: list[int] = []  # confirmed by the broker, not yet marked
+        self.confirmed: list[int] = []  # confirmed by the broker, not yet removed
         self.returned: set[str] = set()
         self.resend = False
         self.timer: Any = None
         self.timer_due = 0.0
-        self.mark_timer: Any = None
+        self.remove_timer: Any = None
         self.leader = False
         self.next_leader_try = 0.0
         self.closing = False
@@ -199,19 +200,19 @@ class _Session:
         except Exception:  # the loop is closing; the next session publishes
             return
 
-    def mark_remaining(self) -> None:
-        """The session ends (a reconnect, a stop): mark what the broker confirmed, waiting for
+    def remove_remaining(self) -> None:
+        """The session ends (a reconnect, a stop): remove what the broker confirmed, waiting for
         the lock this time, so that a reconnect does not send those events again."""
         if not self.confirmed:
             return
         try:
             if self.sqlite:
                 self._busy_timeout(BUSY_TIMEOUT_AT_END_MS)
-            mark_published(self.writer, self.confirmed)
+            remove_published(self.writer, self.confirmed)
             self.writer.commit()
             self.confirmed = []
         except Exception as error:  # best effort, the session is over: those events go out again
-            log.warning("relay.unmarked", count=len(self.confirmed), error=str(error))
+            log.warning("relay.unremoved", count=len(self.confirmed), error=str(error))
 
     def close_database(self) -> None:
         """The writer is never handed back to the pool: on SQLite its busy timeout was
@@ -307,17 +308,17 @@ class _Session:
 
     def _ready_to_fetch(self) -> bool:
         """False while a fetch from the oldest pending row (always on PostgreSQL; on SQLite
-        after a nack or a return) waits for what is in flight to be confirmed and marked; the
-        confirms and the mark schedule the next attempt."""
+        after a nack or a return) waits for what is in flight to be confirmed and removed; the
+        confirms and the removal schedule the next attempt."""
         if self.sqlite and not self.resend:
             if not self.in_flight and not self.confirmed:
                 # Nothing outstanding: the oldest pending row is as cheap a start, and SQLite
-                # gives ids below the cursor again once the newest rows were pruned.
+                # gives ids below the cursor again once the newest rows were removed.
                 self.cursor = 0
             return True
         if self.in_flight or self.confirmed:
             if not self.in_flight:
-                self._schedule_mark(0)
+                self._schedule_removal(0)
             return False
         self.cursor, self.resend = 0, False
         return True
@@ -347,9 +348,9 @@ class _Session:
             log.warning("relay.nacked", count=len(tags))
         self.relay.on_published(published)  # confirmed by the broker: out of our hands
         if self.sqlite:
-            self._schedule_mark(MARK_INTERVAL_S)
+            self._schedule_removal(REMOVE_INTERVAL_S)
         elif not self.in_flight:
-            self._schedule_mark(0)
+            self._schedule_removal(0)
         self._schedule(0)
 
     def _on_return(self, _channel: Any, _method: Any, props: Any, _body: bytes) -> None:
@@ -357,18 +358,18 @@ class _Session:
         log.error("relay.returned", event_id=props.message_id, type=props.type)
         self.returned.add(props.message_id)
 
-    def _schedule_mark(self, delay: float) -> None:
-        if self.mark_timer is None and self.confirmed:
-            self.mark_timer = self.connection.ioloop.call_later(delay, self._mark_confirmed)
+    def _schedule_removal(self, delay: float) -> None:
+        if self.remove_timer is None and self.confirmed:
+            self.remove_timer = self.connection.ioloop.call_later(delay, self._remove_confirmed)
 
-    def _mark_confirmed(self) -> None:
-        self.mark_timer = None
+    def _remove_confirmed(self) -> None:
+        self.remove_timer = None
         ids = self.confirmed
         if not ids:
             return
         try:
             faults.relay_crash.before_mark(len(ids))  # off unless a fault test sets it
-            mark_published(self.writer, ids)
+            remove_published(self.writer, ids)
             self.writer.commit()
         except OperationalError as error:
             if not (self.sqlite and _locked(error)):
@@ -381,8 +382,8 @@ class _Session:
                 self.failure = broken
                 self._close()
                 return
-            self.mark_timer = self.connection.ioloop.call_later(
-                LOCKED_RETRY_S, self._mark_confirmed
+            self.remove_timer = self.connection.ioloop.call_later(
+                LOCKED_RETRY_S, self._remove_confirmed
             )
             return
         except SQLAlchemyError as error:
@@ -393,11 +394,11 @@ class _Session:
         self._schedule(0)
 
     def _finish(self) -> None:
-        """Stopping: let the confirms arrive, mark them, then close."""
+        """Stopping: let the confirms arrive, remove their rows, then close."""
         if self.in_flight:
             return
         if self.confirmed:
-            self._schedule_mark(0)
+            self._schedule_removal(0)
             return
         self._close()
 

@@ -1,5 +1,5 @@
-"""The relay killed between publishing a batch (confirmed by the broker) and marking it
-published (`PREPAY_FAULT_RELAY_EXIT_BEFORE_MARK`), then the service started again: downstream
+"""The relay killed between publishing a batch (confirmed by the broker) and removing it from
+the outbox (`PREPAY_FAULT_RELAY_EXIT_BEFORE_MARK`), then the service started again: downstream
 sees each event id at least once, and after de-duplication by id exactly once; everything else
 is a single clean worker's."""
 
@@ -35,7 +35,7 @@ def restart_after_the_crash(service: ServiceProcess, codes: list[int | None]) ->
     service.wait_ready()
 
 
-def test_relay_killed_between_publishing_and_marking(broker: Broker, tmp_path: Path) -> None:
+def test_relay_killed_between_publishing_and_removing(broker: Broker, tmp_path: Path) -> None:
     model = Model()
     setup, plans = orders(model, ORDERS)
     codes: list[int | None] = []
@@ -57,4 +57,4 @@ def test_relay_killed_between_publishing_and_marking(broker: Broker, tmp_path: P
         assert set(copies.values()) <= {1, 2}
         assert_same_as_one_clean_worker(service, model, plans, sink)
         figures.notes["events_sent_twice"] = sum(1 for n in copies.values() if n == 2)
-        print(figures.line("relay killed before marking"))
+        print(figures.line("relay killed before removing"))

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from schemas.tables import DOCUMENT_LINES, LEDGER_ENTRIES, ORDER_LINES, ORDERS, POSTED_DOCUMENTS
 from workers.cli import app
-from workers.outbox import fetch_batch, mark_published
+from workers.outbox import fetch_batch, remove_published
 from workers.reconcile import reconcile, render
 from workers.store import SqlUnitOfWork
 from workflows.bus import process
@@ -51,7 +51,8 @@ def commands(order_id: str) -> list[object]:
 
 
 def run(engine: Engine, *order_ids: str, publish: bool = True) -> None:
-    """Each order's life cycle, then the relay's part: everything marked published."""
+    """Each order's life cycle, then the relay's part: everything published (removed from
+    the outbox)."""
     uow = SqlUnitOfWork(engine)
     process("party", UpsertParty("C1", "sales", "C", D(30)), uow)
     for order_id in order_ids:
@@ -59,7 +60,7 @@ def run(engine: Engine, *order_ids: str, publish: bool = True) -> None:
             assert not process(f"{order_id}-{index}", command, uow).rejected  # type: ignore[arg-type]
     if publish:
         with engine.begin() as connection:
-            mark_published(connection, [r.id for r in fetch_batch(connection, 1000)])
+            remove_published(connection, [r.id for r in fetch_batch(connection, 1000)])
 
 
 def codes(engine: Engine) -> set[tuple[str, str]]:

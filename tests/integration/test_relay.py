@@ -1,6 +1,7 @@
 """The relay against a real broker and database: it publishes while a worker holds the SQLite
-write lock (marking waits, publishing does not), and on PostgreSQL it finds rows that became
-visible below ids already published because their transaction committed late."""
+write lock (removing published rows waits, publishing does not), and on PostgreSQL it finds
+rows that became visible below ids already published because their transaction committed
+late."""
 
 from __future__ import annotations
 
@@ -138,23 +139,23 @@ def test_publishing_goes_on_while_a_worker_holds_the_sqlite_write_lock(
     try:
         with running_relay(sqlite_engine, amqp_url), sqlite_engine.connect() as worker:
             sink.wait_for(120)
-            wait_for(lambda: pending(sqlite_engine) == 0, 10, "the first events marked")
+            wait_for(lambda: pending(sqlite_engine) == 0, 10, "the first events removed")
             # A worker commits batch after batch, taking the write lock again at once.
             second = add_events(worker, subjects[1], 80)
             worker.commit()
             worker.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: the write lock again
             sink.wait_for(200, timeout=3)
-            time.sleep(0.3)  # the relay tries to mark and finds the lock taken, again and again
-            assert pending(sqlite_engine) == 80, "marked while the lock was held?"
+            time.sleep(0.3)  # the relay tries to remove and finds the lock taken, again and again
+            assert pending(sqlite_engine) == 80, "removed while the lock was held?"
             third = add_events(worker, subjects[2], 40)
             worker.commit()
             worker.execute(text("SELECT 1"))
-            sink.wait_for(240, timeout=3)  # published although the marks are still waiting
-            # The 80 may have been marked in the instant between that commit and the next
+            sink.wait_for(240, timeout=3)  # published although the removals are still waiting
+            # The 80 may have been removed in the instant between that commit and the next
             # BEGIN; the 40 were confirmed under the lock and cannot have been.
             assert pending(sqlite_engine) in (40, 120)
             worker.rollback()
-            wait_for(lambda: pending(sqlite_engine) == 0, 10, "the marks after the lock")
+            wait_for(lambda: pending(sqlite_engine) == 0, 10, "the removals after the lock")
     finally:
         sink.close()
     assert sink.ids == first + second + third  # in the order recorded, once each
@@ -179,18 +180,18 @@ def test_rows_committed_late_go_out_before_later_events_of_their_order_on_postgr
             with pg_engine.begin() as connection:  # the slow order's next command
                 slow_next = add_events(connection, slow, 2)
             sink.wait_for(10)
-            wait_for(lambda: pending(pg_engine) == 0, 10, "every row marked")
+            wait_for(lambda: pending(pg_engine) == 0, 10, "every row removed")
     finally:
         late.close()
         sink.close()
     assert sink.ids == quick_ids + slow_first + slow_next
 
 
-def test_ids_sqlite_gives_again_after_pruning_are_published(
+def test_ids_sqlite_gives_again_once_the_outbox_emptied_are_published(
     sqlite_engine: Engine, amqp_url: str
 ) -> None:
-    """Without AUTOINCREMENT SQLite numbers a new row after the highest one left: once every
-    published row was pruned, new events get ids the relay has already passed."""
+    """Without AUTOINCREMENT SQLite numbers a new row after the highest one left: once the
+    relay removed every published row, new events get ids the relay has already passed."""
     first_subject, second_subject = f"SO-{uuid.uuid4().hex[:8]}", f"SO-{uuid.uuid4().hex[:8]}"
     sink = Sink(amqp_url, {first_subject, second_subject})
     try:
@@ -198,9 +199,10 @@ def test_ids_sqlite_gives_again_after_pruning_are_published(
             with sqlite_engine.begin() as connection:
                 add_events(connection, first_subject, 30)
             sink.wait_for(30)
-            wait_for(lambda: pending(sqlite_engine) == 0, 10, "the first events marked")
+            wait_for(lambda: pending(sqlite_engine) == 0, 10, "the first events removed")
             with sqlite_engine.begin() as connection:
-                assert prune_published(connection, datetime.now(UTC) + timedelta(days=1)) == 30
+                assert connection.execute(text("SELECT count(*) FROM outbox")).scalar_one() == 0
+                assert prune_published(connection, datetime.now(UTC) + timedelta(days=1)) == 0
                 again = add_events(connection, second_subject, 5)
                 reused = connection.execute(text("SELECT min(id) FROM outbox")).scalar_one()
             assert reused == 1

@@ -7,16 +7,16 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine, event, select, text
+from sqlalchemy import Engine, event, select, text, update
 
-from schemas.tables import PARTIES
+from schemas.tables import OUTBOX, PARTIES
 from workers.event_json import decode_stored, encode_stored, encode_wire
 from workers.outbox import (
     fetch_batch,
-    mark_published,
     oldest_pending_age,
     pending_count,
     prune_published,
+    remove_published,
 )
 from workers.store import SqlUnitOfWork
 from workflows.events import Event
@@ -39,6 +39,17 @@ def _record(engine: Engine, command_id: str, *events: Event) -> None:
         uow.commit()
 
 
+def _outbox_types(engine: Engine) -> list[str]:
+    with engine.connect() as connection:
+        return list(connection.execute(text("SELECT type FROM outbox ORDER BY id")).scalars())
+
+
+def _history_types(engine: Engine) -> list[str]:
+    with engine.connect() as connection:
+        query = text("SELECT type FROM order_history ORDER BY id")
+        return list(connection.execute(query).scalars())
+
+
 def test_batches_come_oldest_first_until_published(engine: Engine) -> None:
     _record(engine, "c1", Event("a", "SO-1", {"n": 1}), Event("b", "SO-1", {"n": 2}))
     _record(engine, "c2", Event("c", None, {"n": 3}))
@@ -49,15 +60,18 @@ def test_batches_come_oldest_first_until_published(engine: Engine) -> None:
             ("a", "SO-1", "c1"),
             ("b", "SO-1", "c1"),
         ]
-        assert mark_published(connection, [r.id for r in first]) == 2
+        assert remove_published(connection, [r.id for r in first]) == 2
+    assert _outbox_types(engine) == ["c"], "published rows are deleted, not kept"
+    assert _history_types(engine) == ["a", "b"], "the history keeps every event of an order"
     with engine.begin() as connection:
         (last,) = fetch_batch(connection, 10)
         assert (last.type, last.subject, last.data()) == ("c", None, {"n": 3})
         assert pending_count(connection) == 1
-        assert mark_published(connection, [last.id, first[0].id]) == 1
+        assert remove_published(connection, [last.id, first[0].id]) == 1
         assert fetch_batch(connection) == [] and pending_count(connection) == 0
         assert oldest_pending_age(connection) is None
-        assert mark_published(connection, []) == 0
+        assert remove_published(connection, []) == 0
+    assert _outbox_types(engine) == []
 
 
 def test_event_ids_are_stable_and_unique(engine: Engine) -> None:
@@ -96,14 +110,22 @@ def test_payload_is_stored_exactly_and_published_as_wire_json(engine: Engine) ->
     assert record.event() == Event("a", "SO-1", json.loads(record.wire_payload()))
 
 
-def test_pruning_keeps_pending_rows(engine: Engine) -> None:
+def test_rows_a_relay_before_0004_marked_are_skipped_and_pruned(engine: Engine) -> None:
+    """During a rolling upgrade a relay of the version before marks rows instead of deleting
+    them: they are not pending, and pruning clears them."""
     _record(engine, "c1", Event("a", "SO-1", {}), Event("b", "SO-1", {}))
     with engine.begin() as connection:
         first, _ = fetch_batch(connection)
-        mark_published(connection, [first.id], at=datetime(2026, 1, 1, tzinfo=UTC))
+        connection.execute(  # what that version's `mark_published` ran
+            update(OUTBOX).where(OUTBOX.c.id == first.id),
+            {"published_at": datetime(2026, 1, 1, tzinfo=UTC)},
+        )
     with engine.begin() as connection:
+        assert [r.type for r in fetch_batch(connection)] == ["b"]
+        assert remove_published(connection, [first.id]) == 0, "not pending: not this relay's"
         assert prune_published(connection, before=datetime(2026, 2, 1, tzinfo=UTC)) == 1
         assert [r.type for r in fetch_batch(connection)] == ["b"]
+    assert _outbox_types(engine) == ["b"]
 
 
 def test_relays_on_postgresql_skip_each_others_rows(pg_engine: Engine) -> None:
@@ -148,14 +170,14 @@ def test_sqlite_keeps_decimals_as_text_never_real(sqlite_engine: Engine) -> None
         )
 
 
-def test_marks_of_any_size_share_one_statement_text(engine: Engine) -> None:
-    """Each distinct text is a prepared statement the driver keeps: marks of varying sizes
+def test_removals_of_any_size_share_one_statement_text(engine: Engine) -> None:
+    """Each distinct text is a prepared statement the driver keeps: removals of varying sizes
     must not grow that cache (an IN list of n parameters made one text per n)."""
     _record(engine, "c1", *[Event("a", "SO-1", {"n": n}) for n in range(7)])
     texts: set[str] = set()
 
     def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if statement.lstrip().upper().startswith("UPDATE"):
+        if statement.lstrip().upper().startswith("DELETE"):
             texts.add(statement)
 
     with engine.begin() as connection:
@@ -163,7 +185,7 @@ def test_marks_of_any_size_share_one_statement_text(engine: Engine) -> None:
         event.listen(engine, "before_cursor_execute", seen)
         try:
             for chunk in (ids[:1], ids[1:3], ids[3:7]):
-                assert mark_published(connection, chunk) == len(chunk)
+                assert remove_published(connection, chunk) == len(chunk)
         finally:
             event.remove(engine, "before_cursor_execute", seen)
         assert pending_count(connection) == 0

@@ -1,0 +1,35 @@
+"""The outbox holds only events waiting to be published: the relay deletes a row once the
+broker confirmed it, and this revision deletes the rows earlier versions had marked published.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-28
+
+Every event stays in the order history (`order_history`: the same event id and text), which
+is what replays and reports read; a published outbox row was a second copy that nothing read
+and nothing pruned. The schema does not change: `published_at` stays, so that a relay of the
+version before, still running during a rolling upgrade, can go on marking rows, which this
+version's relay skips as it always did (`prune_published` clears such leftovers).
+
+Downgrading changes nothing: the version before reads only pending rows, and the deleted
+ones are in the history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.execute("DELETE FROM outbox WHERE published_at IS NOT NULL")
+
+
+def downgrade() -> None:
+    pass
