@@ -61,13 +61,21 @@ def main() -> None:
                 )
 
 
-def compare_once(kind: str, folder: Path, settings: Settings, commands: int, workers: int) -> float:
-    """The naive worker then prepay on one database; prints both and returns the ratio."""
+def run_pair(
+    kind: str, folder: Path, settings: Settings, commands: int, workers: int
+) -> tuple[dict[str, float], bench.Figures]:
+    """The naive worker then prepay, at full speed, on one database."""
     prepay_url, naive_url = urls(kind, folder)
     naive = run_naive(commands, naive_url, settings.amqp_url)
     ours = bench.run(
         settings.model_copy(update={"database_url": prepay_url}), commands, workers=workers
     )
+    return naive, ours
+
+
+def compare_once(kind: str, folder: Path, settings: Settings, commands: int, workers: int) -> float:
+    """The naive worker then prepay on one database; prints both and returns the ratio."""
+    naive, ours = run_pair(kind, folder, settings, commands, workers)
     ratio = ours.commands_per_s / naive["commands_per_s"]
     print(f"== {kind}")
     print(

@@ -21,7 +21,7 @@ import argparse
 import json
 import time
 
-from sqlalchemy import Engine, Table, text, update
+from sqlalchemy import Engine, Table, delete, text
 
 from schemas.tables import (
     DOCUMENT_LINES,
@@ -58,11 +58,8 @@ def make_template(engine: Engine) -> list[str]:
         if result.kind != "applied":
             raise RuntimeError(f"template {command_type}: {result.kind} {result.reason}")
     with engine.begin() as connection:
-        connection.execute(
-            update(OUTBOX)
-            .where(OUTBOX.c.subject == TEMPLATE)
-            .values(published_at=OUTBOX.c.created_at)
-        )
+        # Published, as far as the benchmark is concerned: the relay would have removed them.
+        connection.execute(delete(OUTBOX).where(OUTBOX.c.subject == TEMPLATE))
         rows = connection.execute(
             text("SELECT document_no FROM posted_documents WHERE order_id = :o"), {"o": TEMPLATE}
         )

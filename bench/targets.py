@@ -1,0 +1,228 @@
+"""Every target of issue 7, on SQLite and on PostgreSQL, measured side by side in one run.
+
+    .venv/bin/python bench/targets.py [--commands 16000] [--workers 1]
+                                      [--rss-commands 100000] [--stored-orders 1000000]
+                                      [--databases sqlite,postgresql]
+
+For each database, one after the other:
+
+1. the naive worker and prepay at full speed (`bench/compare.py`'s pair): the ratio, >= 5x;
+2. prepay again at half the rate it just reached: p99 command-to-event, <= 50 ms;
+3. prepay over `--rss-commands` commands: the worker's peak RSS, <= 150 MB (0 skips it);
+4. with `--stored-orders N`: prepay against a store of 1,000 finished orders, one of N, and the
+   1,000 again (`bench/scale.py`'s order, so that drift shows): large / mean of small, >= 0.90.
+   Filling a million orders takes minutes per database, so it is off unless asked for.
+
+It ends with one table of the figures and whether each target is met. Figures drift with the
+machine (see docs/performance.md); each is one run, so read them next to their neighbours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from compare import urls
+from naive_worker import run as run_naive
+from stored_orders import fill
+
+from workers import bench, db
+from workers.config import Settings
+
+RATIO_TARGET = 5.0
+P99_TARGET_MS = 50.0
+RSS_TARGET_MB = 150.0
+SCALE_TARGET = 0.90
+SMALL_STORE = 1_000
+
+
+@dataclass
+class Results:
+    """One database's figures; None where not measured."""
+
+    naive_per_s: float | None = None
+    prepay_per_s: float | None = None
+    half_rate: float | None = None
+    half_rate_p50_ms: float | None = None
+    half_rate_p99_ms: float | None = None
+    rss_commands: int | None = None
+    rss_mb: float | None = None
+    scale: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float | None:
+        if self.naive_per_s is None or self.prepay_per_s is None:
+            return None
+        return self.prepay_per_s / self.naive_per_s
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--commands", type=int, default=16000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--rss-commands", type=int, default=100_000)
+    parser.add_argument("--stored-orders", type=int, default=0)
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    args = parser.parse_args()
+    settings = Settings()
+    found: dict[str, Results] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for kind in args.databases.split(","):
+            folder = Path(scratch) / kind
+            folder.mkdir()
+            found[kind] = measure(kind, folder, settings, args)
+    print()
+    print(verdicts(found, args))
+
+
+def measure(kind: str, folder: Path, settings: Settings, args: argparse.Namespace) -> Results:
+    results = Results()
+    prepay_url, naive_url = urls(kind, folder)
+    on = settings.model_copy(update={"database_url": prepay_url})
+
+    naive = run_naive(args.commands, naive_url, settings.amqp_url)
+    results.naive_per_s = naive["commands_per_s"]
+    _say(kind, f"naive worker          {results.naive_per_s:>8,.0f} commands/s")
+    full = bench.run(on, args.commands, workers=args.workers)
+    results.prepay_per_s = full.commands_per_s
+    _say(kind, f"prepay, full speed    {full.commands_per_s:>8,.0f} commands/s")
+
+    results.half_rate = round(full.commands_per_s / 2)
+    half = bench.run(on, args.commands, workers=args.workers, rate=results.half_rate)
+    results.half_rate_p50_ms, results.half_rate_p99_ms = half.p50_ms, half.p99_ms
+    _say(kind, f"prepay at {results.half_rate:,}/s      p50 {half.p50_ms} ms  p99 {half.p99_ms} ms")
+
+    if args.rss_commands:
+        long_run = bench.run(on, args.rss_commands, workers=args.workers)
+        results.rss_commands, results.rss_mb = args.rss_commands, long_run.rss_mb
+        _say(kind, f"after {args.rss_commands:,} commands  RSS {long_run.rss_mb} MB")
+
+    if args.stored_orders:
+        results.scale = _scale(kind, folder, settings, args)
+    return results
+
+
+def _scale(kind: str, folder: Path, settings: Settings, args: argparse.Namespace) -> float:
+    """Throughput against the big store over the mean of two runs against the small one."""
+    stores = {
+        "small": _empty_store(kind, folder, "small"),
+        "large": _empty_store(kind, folder, "large"),
+    }
+    for name, orders in (("small", SMALL_STORE), ("large", args.stored_orders)):
+        _say(kind, f"storing {orders:,} finished orders ({name})")
+        db.upgrade(stores[name])
+        engine = db.make_engine(stores[name], sqlite_synchronous="OFF")
+        try:
+            fill(engine, orders)
+        finally:
+            engine.dispose()
+    speeds = {}
+    try:
+        for name in ("small", "large", "small again"):
+            on = settings.model_copy(update={"database_url": stores[name.split()[0]]})
+            speeds[name] = bench.run(on, args.commands, workers=args.workers).commands_per_s
+            _say(kind, f"{name:12} store         {speeds[name]:>8,.0f} commands/s")
+    finally:
+        if kind == "postgresql":  # SQLite's files go with the scratch folder
+            for url in stores.values():
+                _postgres_admin(url, f"DROP DATABASE IF EXISTS {make_url(url).database}")
+    return speeds["large"] / ((speeds["small"] + speeds["small again"]) / 2)
+
+
+def _empty_store(kind: str, folder: Path, name: str) -> str:
+    """A new, empty database for one store."""
+    if kind == "sqlite":
+        return f"sqlite:///{folder}/store-{name}.db"
+    prepay_url, _ = urls(kind, folder)
+    database = f"prepay_targets_{name}"
+    _postgres_admin(prepay_url, f"DROP DATABASE IF EXISTS {database}")
+    _postgres_admin(prepay_url, f"CREATE DATABASE {database}")
+    return make_url(prepay_url).set(database=database).render_as_string(hide_password=False)
+
+
+def _postgres_admin(url: str, statement: str) -> None:
+    """Run `statement` outside a transaction, connected to the server's `postgres` database."""
+    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(statement))
+    finally:
+        admin.dispose()
+
+
+def verdicts(found: dict[str, Results], args: argparse.Namespace) -> str:
+    """The table: one row per target, one column per database."""
+    stored = f"{args.stored_orders or 1_000_000:,}"
+    targets: list[tuple[str, Callable[[Results], str | None], Callable[[Results], bool]]] = [
+        (f"prepay / naive >= {RATIO_TARGET:g}x", _ratio, lambda r: (r.ratio or 0) >= RATIO_TARGET),
+        (
+            f"p99 at half the maximum <= {P99_TARGET_MS:g} ms",
+            _latency,
+            lambda r: r.half_rate_p99_ms is not None and r.half_rate_p99_ms <= P99_TARGET_MS,
+        ),
+        (
+            f"worker RSS <= {RSS_TARGET_MB:g} MB",
+            _memory,
+            lambda r: r.rss_mb is not None and r.rss_mb <= RSS_TARGET_MB,
+        ),
+        (
+            f"{stored} stored orders >= {SCALE_TARGET:.0%}",
+            _scaling,
+            lambda r: r.scale is not None and r.scale >= SCALE_TARGET,
+        ),
+    ]
+    rows = [["target", *found]]
+    for name, figure, met in targets:
+        cells = []
+        for results in found.values():
+            shown = figure(results)
+            verdict = "met" if met(results) else "NOT MET"
+            cells.append("not measured" if shown is None else f"{shown}: {verdict}")
+        rows.append([name, *cells])
+    widths = [max(len(line[i]) for line in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in rows
+    )
+
+
+def _ratio(results: Results) -> str | None:
+    ratio = results.ratio
+    if ratio is None:
+        return None
+    return f"{ratio:.2f}x ({results.prepay_per_s:,.0f} / {results.naive_per_s:,.0f})"
+
+
+def _latency(results: Results) -> str | None:
+    if results.half_rate_p99_ms is None:
+        return None
+    return f"{results.half_rate_p99_ms} ms at {results.half_rate}/s"
+
+
+def _memory(results: Results) -> str | None:
+    if results.rss_mb is None:
+        return None
+    return f"{results.rss_mb} MB after {results.rss_commands:,}"
+
+
+def _scaling(results: Results) -> str | None:
+    if results.scale is None:
+        return None
+    return f"{results.scale:.0%} of {SMALL_STORE:,}'s"
+
+
+def _say(kind: str, line: str) -> None:
+    print(f"{kind:10} {line}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
