@@ -10,9 +10,9 @@ database then copies them N times itself (INSERT ... SELECT over a number series
 each copy its own order id, command ids, document numbers, payment id and event ids, and
 the same ids inside the JSON payloads. No row goes through Python, so a million orders
 (about 20 rows and 10 KB each: orders, lines, inbox, documents, lines, ledger, payments,
-history) take minutes. Their outbox rows are left out: a running system prunes published
-events (`workers.outbox.prune_published`), and an outbox of millions would measure a
-neglected system, not a big one.
+history) take minutes. Their outbox rows are left out: the relay deletes a published
+event's row (`workers.outbox.settle_published`), so a running system's outbox holds what
+waits.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/targets.py [--commands 16000] [--workers 1]
                                       [--rss-commands 100000] [--stored-orders 1000000]
-                                      [--databases sqlite,postgresql]
+                                      [--databases sqlite,postgresql] [--scratch DIR]
 
 For each database, one after the other:
 
@@ -11,7 +11,13 @@ For each database, one after the other:
 3. prepay over `--rss-commands` commands: the worker's peak RSS, <= 150 MB (0 skips it);
 4. with `--stored-orders N`: prepay against a store of 1,000 finished orders, one of N, and the
    1,000 again (`bench/scale.py`'s order, so that drift shows): large / mean of small, >= 0.90.
-   Filling a million orders takes minutes per database, so it is off unless asked for.
+   Filling a million orders takes minutes per database, so it is off unless asked for; on
+   SQLite the million take some 10 GB in the scratch folder (`--scratch`, default the
+   system's temporary folder).
+
+On PostgreSQL the runs share the `test` database, as `bench/compare.py`'s do (each run adds
+its orders to it); the two stores are databases of their own, dropped at the end. A database
+that fails is reported in the table, and the other is still measured.
 
 It ends with one table of the figures and whether each target is met. Figures drift with the
 machine (see docs/performance.md); each is one run, so read them next to their neighbours.
@@ -31,8 +37,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from compare import urls
-from naive_worker import run as run_naive
+from compare import run_pair, urls
 from stored_orders import fill
 
 from workers import bench, db
@@ -72,32 +77,49 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--rss-commands", type=int, default=100_000)
     parser.add_argument("--stored-orders", type=int, default=0)
-    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--databases", default="sqlite,postgresql", type=_kinds)
+    parser.add_argument("--scratch", help="folder for SQLite's files (default: temporary)")
     args = parser.parse_args()
     settings = Settings()
     found: dict[str, Results] = {}
-    with tempfile.TemporaryDirectory() as scratch:
-        for kind in args.databases.split(","):
+    with tempfile.TemporaryDirectory(dir=args.scratch) as scratch:
+        for kind in args.databases:
             folder = Path(scratch) / kind
             folder.mkdir()
-            found[kind] = measure(kind, folder, settings, args)
+            found[kind] = results = Results()
+            try:
+                measure(kind, folder, settings, args, results)
+            except Exception as error:  # the other database is still worth measuring
+                results.notes.append(f"stopped by {type(error).__name__}: {error}")
+                _say(kind, results.notes[-1])
     print()
     print(verdicts(found, args))
+    for kind, results in found.items():
+        for note in results.notes:
+            print(f"{kind}: {note}")
 
 
-def measure(kind: str, folder: Path, settings: Settings, args: argparse.Namespace) -> Results:
-    results = Results()
-    prepay_url, naive_url = urls(kind, folder)
-    on = settings.model_copy(update={"database_url": prepay_url})
+def _kinds(text: str) -> list[str]:
+    kinds = [x.strip() for x in text.split(",")]
+    unknown = set(kinds) - {"sqlite", "postgresql"}
+    if unknown or len(set(kinds)) != len(kinds):
+        raise argparse.ArgumentTypeError("a comma-separated list of sqlite and postgresql")
+    return kinds
 
-    naive = run_naive(args.commands, naive_url, settings.amqp_url)
+
+def measure(
+    kind: str, folder: Path, settings: Settings, args: argparse.Namespace, results: Results
+) -> None:
+    """Fill `results` as the figures come (a failure keeps those measured before it)."""
+    naive, full = run_pair(kind, folder, settings, args.commands, args.workers)
     results.naive_per_s = naive["commands_per_s"]
     _say(kind, f"naive worker          {results.naive_per_s:>8,.0f} commands/s")
-    full = bench.run(on, args.commands, workers=args.workers)
     results.prepay_per_s = full.commands_per_s
     _say(kind, f"prepay, full speed    {full.commands_per_s:>8,.0f} commands/s")
 
-    results.half_rate = round(full.commands_per_s / 2)
+    prepay_url, _ = urls(kind, folder)
+    on = settings.model_copy(update={"database_url": prepay_url})
+    results.half_rate = max(1, round(full.commands_per_s / 2))
     half = bench.run(on, args.commands, workers=args.workers, rate=results.half_rate)
     results.half_rate_p50_ms, results.half_rate_p99_ms = half.p50_ms, half.p99_ms
     _say(kind, f"prepay at {results.half_rate:,}/s      p50 {half.p50_ms} ms  p99 {half.p99_ms} ms")
@@ -109,25 +131,22 @@ def measure(kind: str, folder: Path, settings: Settings, args: argparse.Namespac
 
     if args.stored_orders:
         results.scale = _scale(kind, folder, settings, args)
-    return results
 
 
 def _scale(kind: str, folder: Path, settings: Settings, args: argparse.Namespace) -> float:
     """Throughput against the big store over the mean of two runs against the small one."""
-    stores = {
-        "small": _empty_store(kind, folder, "small"),
-        "large": _empty_store(kind, folder, "large"),
-    }
-    for name, orders in (("small", SMALL_STORE), ("large", args.stored_orders)):
-        _say(kind, f"storing {orders:,} finished orders ({name})")
-        db.upgrade(stores[name])
-        engine = db.make_engine(stores[name], sqlite_synchronous="OFF")
-        try:
-            fill(engine, orders)
-        finally:
-            engine.dispose()
+    stores: dict[str, str] = {}
     speeds = {}
     try:
+        for name, orders in (("small", SMALL_STORE), ("large", args.stored_orders)):
+            stores[name] = _empty_store(kind, folder, name)
+            _say(kind, f"storing {orders:,} finished orders ({name})")
+            db.upgrade(stores[name])
+            engine = db.make_engine(stores[name], sqlite_synchronous="OFF")
+            try:
+                fill(engine, orders)
+            finally:
+                engine.dispose()
         for name in ("small", "large", "small again"):
             on = settings.model_copy(update={"database_url": stores[name.split()[0]]})
             speeds[name] = bench.run(on, args.commands, workers=args.workers).commands_per_s
@@ -135,7 +154,7 @@ def _scale(kind: str, folder: Path, settings: Settings, args: argparse.Namespace
     finally:
         if kind == "postgresql":  # SQLite's files go with the scratch folder
             for url in stores.values():
-                _postgres_admin(url, f"DROP DATABASE IF EXISTS {make_url(url).database}")
+                _drop(url)
     return speeds["large"] / ((speeds["small"] + speeds["small again"]) / 2)
 
 
@@ -148,6 +167,16 @@ def _empty_store(kind: str, folder: Path, name: str) -> str:
     _postgres_admin(prepay_url, f"DROP DATABASE IF EXISTS {database}")
     _postgres_admin(prepay_url, f"CREATE DATABASE {database}")
     return make_url(prepay_url).set(database=database).render_as_string(hide_password=False)
+
+
+def _drop(url: str) -> None:
+    """Drop a store's database; a failure is said, not raised (it must not hide why the
+    measuring stopped)."""
+    statement = f"DROP DATABASE IF EXISTS {make_url(url).database} WITH (FORCE)"
+    try:
+        _postgres_admin(url, statement)
+    except Exception as error:
+        print(f"could not drop {make_url(url).database}: {error}", file=sys.stderr)
 
 
 def _postgres_admin(url: str, statement: str) -> None:

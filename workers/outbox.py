@@ -1,21 +1,23 @@
 """The outbox as the relay sees it: events committed with the state they describe, waiting to
 be published, oldest first.
 
-The outbox holds only what waits: a row the broker confirmed is deleted, since the order's
-history keeps every event (the same id and text) for good. Keeping published rows marked
-instead cost PostgreSQL ten times as much per row (34 against 3.5 us: an UPDATE writes a new
-copy of the row and its payload) and let the table grow without bound.
+The outbox holds what waits: a row the broker confirmed is deleted, since the order's history
+keeps its event (the same id and text) for good. Keeping published rows marked instead cost
+PostgreSQL ten times as much per row (34 against 3.5 us: an UPDATE writes a new copy of the
+row and its payload) and let the table grow without bound. Only events about no order (the
+answer to a refused setup command or to an unreadable command) have no history row: their
+outbox row is their one stored copy, so it stays, marked published.
 
 Each row carries a stable `event_id` (a UUID given when the event was recorded, the
-CloudEvents `id`), so a re-send after a crash between publishing and `remove_published` repeats
-the same id and consumers can drop the duplicate.
+CloudEvents `id`), so a re-send after a crash between publishing and `settle_published`
+repeats the same id and consumers can drop the duplicate.
 
 How a relay uses it, one batch per transaction:
 
     with engine.begin() as connection:
         batch = fetch_batch(connection, 100)
         ... publish each record, wait for the broker's confirms ...
-        remove_published(connection, [r.id for r in batch])
+        settle_published(connection, [r.id for r in batch])
 
 On PostgreSQL `fetch_batch` locks its rows FOR UPDATE SKIP LOCKED, so several relays share
 the outbox without sending a row twice. On SQLite a write transaction holds the one write lock
@@ -34,7 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from schemas.tables import OUTBOX
@@ -90,6 +92,16 @@ _REMOVE = {
     dialect: delete(OUTBOX).where(one_of(OUTBOX.c.id, "ids", dialect), _PENDING)
     for dialect in DIALECTS
 }
+_MARK = {
+    dialect: update(OUTBOX)
+    .where(one_of(OUTBOX.c.id, "ids", dialect), _PENDING)
+    .values(published_at=bindparam("at"))
+    for dialect in DIALECTS
+}
+# The history holds every event about an order (`workers.store_events`).
+_MARKED_WITH_HISTORY = delete(OUTBOX).where(
+    OUTBOX.c.published_at.is_not(None), OUTBOX.c.subject.is_not(None)
+)
 _PENDING_COUNT = select(func.count()).select_from(OUTBOX).where(_PENDING)
 _OLDEST_PENDING = select(OUTBOX.c.created_at).where(_PENDING).order_by(OUTBOX.c.id).limit(1)
 
@@ -106,13 +118,21 @@ def fetch_batch(
     return [OutboxRecord(*row) for row in rows]
 
 
-def remove_published(connection: Connection, ids: Sequence[int]) -> int:
-    """Delete rows the broker confirmed; returns how many were still pending."""
-    if not ids:
-        return 0
+def settle_published(
+    connection: Connection, ids: Sequence[int], *, kept: Sequence[int] = ()
+) -> int:
+    """Settle rows the broker confirmed: delete `ids` (events in the order history) and mark
+    `kept` published (events about no order, which the outbox alone stores). Returns how many
+    were still pending."""
     dialect = connection.dialect.name
-    ids_bound = bound_list(ids, dialect)  # one statement text for any number of ids
-    return connection.execute(_REMOVE[dialect], {"ids": ids_bound}).rowcount
+    settled = 0
+    if ids:  # one statement text for any number of ids
+        settled += connection.execute(_REMOVE[dialect], {"ids": bound_list(ids, dialect)}).rowcount
+    if kept:
+        moment = datetime.now(UTC)
+        parameters = {"ids": bound_list(kept, dialect), "at": moment}
+        settled += connection.execute(_MARK[dialect], parameters).rowcount
+    return settled
 
 
 def pending_count(connection: Connection) -> int:
@@ -128,8 +148,8 @@ def oldest_pending_age(connection: Connection, now: datetime | None = None) -> t
     return (now or datetime.now(UTC)) - created
 
 
-def prune_published(connection: Connection, before: datetime) -> int:
-    """Delete rows marked published before `before`: only versions before 0004 marked rows
-    instead of removing them (a relay of such a version may still run during an upgrade)."""
-    statement = delete(OUTBOX).where(OUTBOX.c.published_at < before)
-    return connection.execute(statement).rowcount
+def remove_marked(connection: Connection) -> int:
+    """Delete rows marked published that the history also holds. A relay of a version before
+    0004 marked every row it published, and may still lead during a rolling upgrade; the relay
+    of this version clears what it left when it takes over."""
+    return connection.execute(_MARKED_WITH_HISTORY).rowcount

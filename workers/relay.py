@@ -1,10 +1,10 @@
 """The outbox relay: publishes committed events to `prepay.events` with publisher confirms,
-and removes them from the outbox only after the broker confirmed them (the order history
-keeps every event).
+and settles their outbox rows only after the broker confirmed them: deleted where the order
+history holds the event, marked published where the event is about no order.
 
 Confirms are asynchronous (pika's SelectConnection): batches are published as they commit,
 the broker's acks arrive meanwhile (often one `multiple` ack for many), and confirmed rows are
-removed a little later, in one transaction per interval. A nack or a return leaves the row
+settled a little later, in one transaction per interval. A nack or a return leaves the row
 pending, to be sent again. A crash between the confirm and the removal re-sends those
 events on restart with the same `message_id` (the event id), so a consumer de-duplicating by
 id sees each event once. Only one relay publishes at a time (a PostgreSQL advisory lock; on
@@ -31,7 +31,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from workers import faults, topology
 from workers.amqp import SelectConnection, backoff_delays, parameters
 from workers.db import READ_ONLY
-from workers.outbox import OutboxRecord, fetch_batch, remove_published
+from workers.outbox import OutboxRecord, fetch_batch, remove_marked, settle_published
 
 log = structlog.get_logger("prepay.relay")
 
@@ -164,6 +164,7 @@ class _Session:
         self.cursor = 0  # the highest outbox id handed to the broker in this session
         self.in_flight: dict[int, tuple[int, str]] = {}  # delivery tag -> (row id, event id)
         self.confirmed: list[int] = []  # confirmed by the broker, not yet removed
+        self.no_history: set[int] = set()  # rows handed over whose event is about no order
         self.returned: set[str] = set()
         self.resend = False
         self.timer: Any = None
@@ -208,7 +209,7 @@ class _Session:
         try:
             if self.sqlite:
                 self._busy_timeout(BUSY_TIMEOUT_AT_END_MS)
-            remove_published(self.writer, self.confirmed)
+            self._settle(self.confirmed)
             self.writer.commit()
             self.confirmed = []
         except Exception as error:  # best effort, the session is over: those events go out again
@@ -293,6 +294,8 @@ class _Session:
                     self.next_tag += 1
                     props = properties(record)
                     self.in_flight[self.next_tag] = (record.id, props.message_id)
+                    if record.subject is None:
+                        self.no_history.add(record.id)
                     self.channel.basic_publish(
                         topology.EVENTS,
                         record.type,
@@ -364,12 +367,12 @@ class _Session:
 
     def _remove_confirmed(self) -> None:
         self.remove_timer = None
-        ids = self.confirmed
+        ids, withheld = self._removable()
         if not ids:
             return
         try:
             faults.relay_crash.before_mark(len(ids))  # off unless a fault test sets it
-            remove_published(self.writer, ids)
+            self._settle(ids)
             self.writer.commit()
         except OperationalError as error:
             if not (self.sqlite and _locked(error)):
@@ -390,8 +393,18 @@ class _Session:
             self.failure = error
             self._close()
             return
-        self.confirmed = []
+        self.confirmed = withheld
         self._schedule(0)
+
+    def _removable(self) -> tuple[list[int], list[int]]:
+        return removable(self.confirmed, self.cursor, sqlite=self.sqlite, busy=bool(self.in_flight))
+
+    def _settle(self, ids: list[int]) -> None:
+        """Delete the rows of events the history holds, mark the others published."""
+        kept = [x for x in ids if x in self.no_history]
+        removed = [x for x in ids if x not in self.no_history] if kept else ids
+        settle_published(self.writer, removed, kept=kept)
+        self.no_history.difference_update(kept)
 
     def _finish(self) -> None:
         """Stopping: let the confirms arrive, remove their rows, then close."""
@@ -415,6 +428,11 @@ class _Session:
             text("SELECT pg_try_advisory_lock(:key, hashtext(current_schema()))"),
             {"key": RELAY_LOCK_KEY},
         ).scalar_one()
+        if self.leader:
+            # A relay of the version before 0004 may have led until now, marking rows.
+            cleared = remove_marked(self.writer)
+            if cleared:
+                log.info("relay.cleared_marked_rows", count=cleared)
         self.writer.commit()
         return self.leader
 
@@ -424,6 +442,21 @@ class _Session:
             self.connection.close()
         elif not self.connection.is_closing:
             self.connection.ioloop.stop()
+
+
+def removable(
+    confirmed: list[int], cursor: int, *, sqlite: bool, busy: bool
+) -> tuple[list[int], list[int]]:
+    """(confirmed rows to settle now, rows to keep for later), `busy` while rows are in flight.
+
+    SQLite numbers a new row after the highest one left, so deleting the row at the cursor
+    (the highest id handed to the broker) while rows before it are still in flight (the
+    broker may confirm out of order) would give the next events ids the cursor has passed:
+    they would wait, and later events of their order would overtake them. That row waits
+    until nothing is in flight; the next fetch then starts again from the oldest pending row."""
+    if sqlite and busy and cursor in confirmed:
+        return [x for x in confirmed if x != cursor], [cursor]
+    return confirmed, []
 
 
 def _locked(error: OperationalError) -> bool:

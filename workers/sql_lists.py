@@ -3,9 +3,9 @@ list's length.
 
 An `IN` list of n parameters is a new statement text for each n: SQLAlchemy renders it again
 at every execution, and the driver prepares and keeps each text (SQLite: 128 statements per
-connection). With batches and marks of every size that cost a prepare per batch and memory
-(the relay's marks alone: about 20 MB, measured). SQLite reads the list from JSON
-(`json_each`), PostgreSQL from an array (`= ANY`).
+connection). With batches and settled rows of every size that cost a prepare per batch and
+memory (the relay's marking of published rows alone: about 20 MB, measured). SQLite reads
+the list from JSON (`json_each`), PostgreSQL from an array (`= ANY`).
 """
 
 from __future__ import annotations

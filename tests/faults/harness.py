@@ -30,7 +30,7 @@ from pika.exceptions import AMQPError
 from sqlalchemy import select as sql_select
 
 from schemas.events import decode_event
-from schemas.tables import OUTBOX
+from schemas.tables import ORDER_HISTORY, OUTBOX
 from workers import topology
 from workers.amqp import connect
 from workers.publishing import CommandPublisher, PublishFailed
@@ -425,7 +425,13 @@ def differences(
     documents, payments and state; commands left unanswered; dead letters."""
     found: list[str] = []
     with service.engine.connect() as connection:
-        recorded = {str(x) for x in connection.execute(sql_select(OUTBOX.c.event_id)).scalars()}
+        # The relay deletes a published event's outbox row; the history keeps every event
+        # about an order, and the outbox those about none (marked published) and the pending.
+        recorded = {
+            str(x)
+            for table in (OUTBOX, ORDER_HISTORY)
+            for x in connection.execute(sql_select(table.c.event_id)).scalars()
+        }
     if sink.ids != recorded:
         found.append(
             f"{len(recorded - sink.ids)} recorded events never arrived, "

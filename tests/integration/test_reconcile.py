@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from schemas.tables import DOCUMENT_LINES, LEDGER_ENTRIES, ORDER_LINES, ORDERS, POSTED_DOCUMENTS
 from workers.cli import app
-from workers.outbox import fetch_batch, remove_published
+from workers.outbox import fetch_batch, settle_published
 from workers.reconcile import reconcile, render
 from workers.store import SqlUnitOfWork
 from workflows.bus import process
@@ -60,7 +60,7 @@ def run(engine: Engine, *order_ids: str, publish: bool = True) -> None:
             assert not process(f"{order_id}-{index}", command, uow).rejected  # type: ignore[arg-type]
     if publish:
         with engine.begin() as connection:
-            remove_published(connection, [r.id for r in fetch_batch(connection, 1000)])
+            settle_published(connection, [r.id for r in fetch_batch(connection, 1000)])
 
 
 def codes(engine: Engine) -> set[tuple[str, str]]:

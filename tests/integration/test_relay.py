@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pika
@@ -23,8 +23,8 @@ from schemas.tables import OUTBOX
 from workers import topology
 from workers.config import Settings
 from workers.db import READ_ONLY
-from workers.outbox import pending_count, prune_published
-from workers.relay import RELAY_LOCK_KEY, Relay
+from workers.outbox import pending_count
+from workers.relay import RELAY_LOCK_KEY, Relay, removable
 
 pytestmark = pytest.mark.integration
 
@@ -202,7 +202,6 @@ def test_ids_sqlite_gives_again_once_the_outbox_emptied_are_published(
             wait_for(lambda: pending(sqlite_engine) == 0, 10, "the first events removed")
             with sqlite_engine.begin() as connection:
                 assert connection.execute(text("SELECT count(*) FROM outbox")).scalar_one() == 0
-                assert prune_published(connection, datetime.now(UTC) + timedelta(days=1)) == 0
                 again = add_events(connection, second_subject, 5)
                 reused = connection.execute(text("SELECT min(id) FROM outbox")).scalar_one()
             assert reused == 1
@@ -234,3 +233,55 @@ def test_a_relay_that_ends_leaves_the_leadership_free_on_postgresql(
     finally:
         sink.close()
     assert sink.ids == first + second
+
+
+def test_events_about_no_order_stay_marked_and_the_others_are_deleted(
+    sqlite_engine: Engine, amqp_url: str
+) -> None:
+    """An event about no order (a refused setup command's answer) has no history row: its
+    outbox row is its one stored copy, so the relay marks it published instead of deleting."""
+    subject = f"SO-{uuid.uuid4().hex[:8]}"
+    sink = Sink(amqp_url, {subject})
+    try:
+        with running_relay(sqlite_engine, amqp_url):
+            with sqlite_engine.begin() as connection:
+                about_order = add_events(connection, subject, 2)
+                connection.execute(
+                    insert(OUTBOX),
+                    {
+                        "event_id": uuid.uuid4(),
+                        "type": "command.rejected",
+                        "subject": None,
+                        "stored_payload": "{}",
+                        "created_at": datetime.now(UTC),
+                    },
+                )
+            sink.wait_for(2)
+            wait_for(lambda: pending(sqlite_engine) == 0, 10, "every row settled")
+    finally:
+        sink.close()
+    assert sink.ids == about_order
+    with sqlite_engine.connect() as connection:
+        left = connection.execute(text("SELECT type, published_at FROM outbox")).all()
+    assert [(kind, published is not None) for kind, published in left] == [
+        ("command.rejected", True)
+    ]
+
+
+def test_sqlite_gives_the_highest_id_again_once_deleted_so_the_cursor_row_waits(
+    sqlite_engine: Engine,
+) -> None:
+    """Why the relay keeps the row at its cursor while earlier rows are in flight: deleted,
+    its id goes to the next event, which a fetch after the cursor would pass over."""
+    with sqlite_engine.begin() as connection:
+        add_events(connection, "SO-1", 3)
+        connection.execute(text("DELETE FROM outbox WHERE id = 3"))
+        add_events(connection, "SO-1", 1)
+        ids = connection.execute(text("SELECT id FROM outbox ORDER BY id")).scalars().all()
+    assert ids == [1, 2, 3]
+    # Rows 1 and 2 in flight, 3 (the cursor) confirmed first: 3 waits.
+    assert removable([3], 3, sqlite=True, busy=True) == ([], [3])
+    assert removable([2, 3], 3, sqlite=True, busy=True) == ([2], [3])
+    assert removable([2, 3], 3, sqlite=True, busy=False) == ([2, 3], [])
+    assert removable([2, 3], 3, sqlite=False, busy=True) == ([2, 3], [])  # ids never reused
+    assert removable([1, 2], 3, sqlite=True, busy=True) == ([1, 2], [])

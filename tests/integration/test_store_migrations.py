@@ -117,33 +117,34 @@ def test_events_pending_across_the_outbox_change_are_published_in_wire_form(
         engine.dispose()
 
 
-def test_rows_marked_published_before_0004_are_deleted_and_pending_ones_kept(
+def test_rows_marked_published_before_0004_are_deleted_where_the_history_has_them(
     sqlite_url: str,
 ) -> None:
-    """0004: the outbox keeps only what waits (every event is in the history); a relay of the
-    version before may still mark rows, which the new relay skips."""
+    """0004: the outbox keeps what waits, and the published events about no order (which
+    have no history row); a relay of the version before may still mark rows, which the new
+    relay skips."""
     config = alembic_config(sqlite_url)
     command.upgrade(config, "0003")
     engine = make_engine(sqlite_url)
     insert = text(
         "INSERT INTO outbox (event_id, type, subject, stored_payload, created_at, published_at) "
-        "VALUES (:id, :type, 'SO-1', '{}', '2026-11-28 07:00:00.000000', :published)"
+        "VALUES (:id, :type, :subject, '{}', '2026-11-28 07:00:00.000000', :published)"
     )
+    sent = "2026-11-28 07:00:01.000000"
+    rows = [("sent", "SO-1", sent), ("waiting", "SO-1", None), ("refused", None, sent)]
     try:
         with engine.begin() as connection:
-            for kind, published in (("sent", "2026-11-28 07:00:01.000000"), ("waiting", None)):
-                connection.execute(
-                    insert, {"id": uuid.uuid4().hex, "type": kind, "published": published}
-                )
+            for kind, subject, published in rows:
+                values = {"type": kind, "subject": subject, "published": published}
+                connection.execute(insert, {"id": uuid.uuid4().hex, **values})
         command.upgrade(config, "head")
         with engine.connect() as connection:
-            kinds = connection.execute(text("SELECT type FROM outbox")).scalars().all()
-            assert kinds == ["waiting"]
+            kinds = connection.execute(text("SELECT type FROM outbox ORDER BY id")).scalars()
+            assert list(kinds) == ["waiting", "refused"]
             assert [r.type for r in fetch_batch(connection)] == ["waiting"]
         command.downgrade(config, "0003")  # nothing to restore: the history has them
         with engine.connect() as connection:
-            assert connection.execute(text("SELECT type FROM outbox")).scalars().all() == [
-                "waiting"
-            ]
+            kinds = connection.execute(text("SELECT type FROM outbox ORDER BY id")).scalars()
+            assert list(kinds) == ["waiting", "refused"]
     finally:
         engine.dispose()

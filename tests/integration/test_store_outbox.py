@@ -15,8 +15,8 @@ from workers.outbox import (
     fetch_batch,
     oldest_pending_age,
     pending_count,
-    prune_published,
-    remove_published,
+    remove_marked,
+    settle_published,
 )
 from workers.store import SqlUnitOfWork
 from workflows.events import Event
@@ -60,17 +60,17 @@ def test_batches_come_oldest_first_until_published(engine: Engine) -> None:
             ("a", "SO-1", "c1"),
             ("b", "SO-1", "c1"),
         ]
-        assert remove_published(connection, [r.id for r in first]) == 2
+        assert settle_published(connection, [r.id for r in first]) == 2
     assert _outbox_types(engine) == ["c"], "published rows are deleted, not kept"
     assert _history_types(engine) == ["a", "b"], "the history keeps every event of an order"
     with engine.begin() as connection:
         (last,) = fetch_batch(connection, 10)
         assert (last.type, last.subject, last.data()) == ("c", None, {"n": 3})
         assert pending_count(connection) == 1
-        assert remove_published(connection, [last.id, first[0].id]) == 1
+        assert settle_published(connection, [last.id, first[0].id]) == 1
         assert fetch_batch(connection) == [] and pending_count(connection) == 0
         assert oldest_pending_age(connection) is None
-        assert remove_published(connection, []) == 0
+        assert settle_published(connection, []) == 0
     assert _outbox_types(engine) == []
 
 
@@ -110,22 +110,41 @@ def test_payload_is_stored_exactly_and_published_as_wire_json(engine: Engine) ->
     assert record.event() == Event("a", "SO-1", json.loads(record.wire_payload()))
 
 
-def test_rows_a_relay_before_0004_marked_are_skipped_and_pruned(engine: Engine) -> None:
-    """During a rolling upgrade a relay of the version before marks rows instead of deleting
-    them: they are not pending, and pruning clears them."""
-    _record(engine, "c1", Event("a", "SO-1", {}), Event("b", "SO-1", {}))
+def test_events_about_no_order_stay_marked_as_their_one_stored_copy(engine: Engine) -> None:
+    _record(engine, "c1", Event("a", "SO-1", {}), Event("refused", None, {"n": 1}))
     with engine.begin() as connection:
-        first, _ = fetch_batch(connection)
+        about_order, about_none = fetch_batch(connection)
+        settled = settle_published(connection, [about_order.id], kept=[about_none.id])
+        assert settled == 2
+        assert fetch_batch(connection) == [] and pending_count(connection) == 0
+        assert settle_published(connection, [], kept=[about_none.id]) == 0, "settled already"
+    assert _outbox_types(engine) == ["refused"]
+    assert _history_types(engine) == ["a"]
+
+
+def test_rows_a_relay_before_0004_marked_are_skipped_then_cleared(engine: Engine) -> None:
+    """During a rolling upgrade a relay of the version before may lead, marking rows instead
+    of deleting them: they are not pending, and the relay that takes over deletes those
+    whose event the history holds."""
+    _record(
+        engine,
+        "c1",
+        Event("a", "SO-1", {}),
+        Event("b", "SO-1", {}),
+        Event("refused", None, {}),
+    )
+    with engine.begin() as connection:
+        first, _, about_none = fetch_batch(connection)
         connection.execute(  # what that version's `mark_published` ran
-            update(OUTBOX).where(OUTBOX.c.id == first.id),
+            update(OUTBOX).where(OUTBOX.c.id.in_([first.id, about_none.id])),
             {"published_at": datetime(2026, 1, 1, tzinfo=UTC)},
         )
     with engine.begin() as connection:
         assert [r.type for r in fetch_batch(connection)] == ["b"]
-        assert remove_published(connection, [first.id]) == 0, "not pending: not this relay's"
-        assert prune_published(connection, before=datetime(2026, 2, 1, tzinfo=UTC)) == 1
+        assert settle_published(connection, [first.id]) == 0, "not pending: not this relay's"
+        assert remove_marked(connection) == 1
         assert [r.type for r in fetch_batch(connection)] == ["b"]
-    assert _outbox_types(engine) == ["b"]
+    assert _outbox_types(engine) == ["b", "refused"]
 
 
 def test_relays_on_postgresql_skip_each_others_rows(pg_engine: Engine) -> None:
@@ -185,7 +204,7 @@ def test_removals_of_any_size_share_one_statement_text(engine: Engine) -> None:
         event.listen(engine, "before_cursor_execute", seen)
         try:
             for chunk in (ids[:1], ids[1:3], ids[3:7]):
-                assert remove_published(connection, chunk) == len(chunk)
+                assert settle_published(connection, chunk) == len(chunk)
         finally:
             event.remove(engine, "before_cursor_execute", seen)
         assert pending_count(connection) == 0
