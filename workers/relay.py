@@ -367,7 +367,8 @@ class _Session:
 
     def _remove_confirmed(self) -> None:
         self.remove_timer = None
-        ids, withheld = self._removable()
+        busy = bool(self.in_flight)
+        ids, withheld = removable(self.confirmed, self.cursor, sqlite=self.sqlite, busy=busy)
         if not ids:
             return
         try:
@@ -395,9 +396,6 @@ class _Session:
             return
         self.confirmed = withheld
         self._schedule(0)
-
-    def _removable(self) -> tuple[list[int], list[int]]:
-        return removable(self.confirmed, self.cursor, sqlite=self.sqlite, busy=bool(self.in_flight))
 
     def _settle(self, ids: list[int]) -> None:
         """Delete the rows of events the history holds, mark the others published."""
