@@ -19,17 +19,17 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pika
 from pika.exceptions import ChannelClosedByBroker
 
-from workers import db, topology
+from workers import bench_cpu, db, topology
 from workers.bench_driver import Driver, Message
 from workers.config import Settings
 from workflows.bus import process
@@ -81,6 +81,8 @@ class Figures:
     after_recorded_p99_ms: float | None = None
     # With --split, per command type (a round of the life cycles): the same four and p50/p99.
     rounds: dict[str, dict[str, float]] | None = None
+    # Milliseconds of CPU per command by part of the machine, while measured (`bench_cpu`).
+    cpu_ms_per_command: dict[str, float] | None = None
 
 
 def prepayment_gross() -> str:
@@ -103,25 +105,61 @@ def prepayment_gross() -> str:
     return str(outcome.events[0].data["amount_due"])
 
 
-def life_cycles(orders: int, run_id: str, amount: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Commands interleaved across orders in rounds, as many upstream systems would send them."""
+Mix = Literal["rounds", "steady"]
+STEADY_LAG = 100  # orders between one step of a life cycle and the next, in the steady mix
+
+
+def life_cycles(
+    orders: int, run_id: str, amount: str, *, mix: Mix = "rounds"
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The commands of `orders` whole life cycles, each order's in its own order.
+
+    `rounds`: all creates, then all prepayment invoices, then all payments, then all final
+    invoices, as an upstream system catching up on a backlog would send them. `steady`: the
+    life cycles overlap, `STEADY_LAG` orders apart (order n's invoice goes out beside order
+    n + 100's create; a quarter of the orders in a short run), so the mix of command types at
+    any moment is the whole run's, as when orders arrive over time and move on while new
+    ones come in. Rounds put the costliest commands together (an invoice is twice a create's
+    work and has three events), which was a suspect for the tail at half the maximum rate;
+    the steady mix's tail was no better (docs/performance.md, the eighth machine)."""
     ids = [f"B-{run_id}-{n}" for n in range(orders)]
-    for order_id in ids:
-        yield (
-            "order.create",
-            {
-                "order_id": order_id,
-                "side": "sales",
-                "party_id": "BENCH-C",
-                "currency": "EUR",
-                "order_date": "2026-11-27",
-                "lines": LINES,
-            },
-        )
-    for order_id in ids:
-        yield "prepayment.invoice", {"order_id": order_id}
-    for order_id in ids:
-        yield (
+    steps = [_create, _invoice_prepayment, _record_payment(amount), _invoice_final]
+    if mix == "rounds":
+        for step in steps:
+            for order_id in ids:
+                yield step(order_id)
+        return
+    if mix != "steady":
+        raise ValueError(f"mix: {mix!r} is neither 'rounds' nor 'steady'")
+    lag = min(STEADY_LAG, max(1, orders // 4))  # a short run still overlaps
+    for slot in range(orders + lag * (len(steps) - 1)):
+        for position, step in enumerate(steps):
+            n = slot - position * lag
+            if 0 <= n < orders:
+                yield step(ids[n])
+
+
+def _create(order_id: str) -> tuple[str, dict[str, Any]]:
+    return (
+        "order.create",
+        {
+            "order_id": order_id,
+            "side": "sales",
+            "party_id": "BENCH-C",
+            "currency": "EUR",
+            "order_date": "2026-11-27",
+            "lines": LINES,
+        },
+    )
+
+
+def _invoice_prepayment(order_id: str) -> tuple[str, dict[str, Any]]:
+    return "prepayment.invoice", {"order_id": order_id}
+
+
+def _record_payment(amount: str) -> Callable[[str], tuple[str, dict[str, Any]]]:
+    def step(order_id: str) -> tuple[str, dict[str, Any]]:
+        return (
             "payment.record",
             {
                 "order_id": order_id,
@@ -130,8 +168,12 @@ def life_cycles(orders: int, run_id: str, amount: str) -> Iterator[tuple[str, di
                 "currency": "EUR",
             },
         )
-    for order_id in ids:
-        yield "order.invoice", {"order_id": order_id}
+
+    return step
+
+
+def _invoice_final(order_id: str) -> tuple[str, dict[str, Any]]:
+    return "order.invoice", {"order_id": order_id}
 
 
 def _envelope(command_type: str, data: dict[str, Any], subject: str) -> tuple[str, bytes]:
@@ -274,6 +316,7 @@ def run(
     rate: float | None = None,
     *,
     split: bool = False,
+    mix: Mix = "rounds",
 ) -> Figures:
     """Publish `commands` commands (at `rate` per second, or as fast as the broker takes
     them) to a freshly started service and time them until each has its first event."""
@@ -304,16 +347,25 @@ def run(
         run_id = uuid.uuid4().hex[:8]
         messages = [
             command_message(command_type, data, data["order_id"])
-            for command_type, data in life_cycles(orders, run_id, amount)
+            for command_type, data in life_cycles(orders, run_id, amount, mix=mix)
         ]
+        cpu_at_start: list[bench_cpu.Sample] = []
         driver = Driver(
             settings.amqp_url,
             messages,
             (topology.EVENTS, "#"),
             rate=rate,
             stamp=recorded_at if split else None,
+            on_ready=lambda: cpu_at_start.extend(
+                [bench_cpu.sample(service.pid)] if bench_cpu.available() else []
+            ),
         )
         timing = driver.run()
+        cpu = None
+        if cpu_at_start and timing.answered:
+            cpu = bench_cpu.per_command(
+                cpu_at_start[0], bench_cpu.sample(service.pid), timing.answered
+            )
         rss = _rss_mb(service.pid)
     finally:
         service.send_signal(signal.SIGTERM)
@@ -335,15 +387,19 @@ def run(
         p99_ms=_ms(timing.latencies, 0.99),
         rss_mb=round(rss, 1),
         database=settings.database_url.split(":", 1)[0],
+        cpu_ms_per_command=cpu,
         **splits,
     )
 
 
 def report(figures: Figures, as_json: bool) -> str:
     shown = {k: v for k, v in asdict(figures).items() if v is not None}
-    lines = [f"{k:22} {v}" for k, v in shown.items() if k != "rounds"]
+    lines = [f"{k:22} {v}" for k, v in shown.items() if k not in {"rounds", "cpu_ms_per_command"}]
     for name, values in (figures.rounds or {}).items():
         lines.append(f"{name:22} " + "  ".join(f"{k} {v}" for k, v in values.items()))
+    if figures.cpu_ms_per_command:
+        parts = figures.cpu_ms_per_command.items()
+        lines.append(f"{'cpu_ms_per_command':22} " + "  ".join(f"{k} {v}" for k, v in parts))
     if as_json:
         lines.append(json.dumps(shown))
     return "\n".join(lines)

@@ -4,7 +4,7 @@ documents of an order. Registered by `workers.cli`; each imports what it needs w
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -193,6 +193,14 @@ def bench(
             "publish to recorded, and of recorded to received), overall and per round.",
         ),
     ] = False,
+    mix: Annotated[
+        Literal["rounds", "steady"],
+        typer.Option(
+            "--mix",
+            help="rounds: all creates, then all invoices, ...; steady: the life cycles "
+            "overlap, so every moment has the whole run's mix of command types.",
+        ),
+    ] = "rounds",
     database_url: DatabaseUrl = None,
     amqp_url: AmqpUrl = None,
 ) -> None:
@@ -211,7 +219,7 @@ def bench(
                 f"the shard queues hold {waiting} command(s) that the benchmark would purge; "
                 "give --yes to purge them, or run it against a broker (vhost) of its own"
             )
-        figures = benchmark.run(settings, commands, workers, rate, split=split)
+        figures = benchmark.run(settings, commands, workers, rate, split=split, mix=mix)
     print(benchmark.report(figures, json_output))
 
 

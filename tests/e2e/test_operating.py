@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -274,6 +276,35 @@ def test_bench_prints_its_figures_with_json_last(broker: Broker, tmp_path: Path)
     assert 0 < figures["p50_ms"] <= figures["p99_ms"]
     assert figures["rss_mb"] > 0
     assert "recorded_p50_ms" not in figures  # only with --split
+    # The CPU each part spent per command while measured (the broker's and the database's
+    # only where they run on this machine).
+    cpu = figures["cpu_ms_per_command"]
+    for part in ("workers", "supervisor and relay", "load generator"):
+        assert cpu[part] > 0, part
+    parts = sum(v for k, v in cpu.items() if k not in {"all", "machine_busy_pct"})
+    assert cpu["all"] == pytest.approx(parts, abs=0.01)
+    assert 0 < cpu["machine_busy_pct"] <= 100 * (os.cpu_count() or 1)
+    assert any(x.startswith("cpu_ms_per_command ") for x in done.output.splitlines())
+
+
+def test_bench_sends_the_life_cycles_as_a_steady_mix_when_asked(
+    broker: Broker, tmp_path: Path
+) -> None:
+    with broker.vhost() as amqp_url:
+        env = {"PREPAY_AMQP_URL": amqp_url, "PREPAY_DATABASE_URL": f"sqlite:///{tmp_path}/b.db"}
+        done = CliRunner().invoke(
+            cli_app, ["bench", "--commands", "80", "--mix", "steady", "--json"], env=env,
+            catch_exceptions=False,
+        )  # fmt: skip
+        refused = CliRunner().invoke(cli_app, ["bench", "-n", "8", "--mix", "random"], env=env)
+    assert done.exit_code == 0, done.output
+    figures = json.loads(done.output.strip().splitlines()[-1])
+    assert figures["commands"] == 80
+    # Every life cycle went through, each order's commands in their order.
+    with sqlite3.connect(tmp_path / "b.db") as database:
+        states = database.execute("SELECT state, count(*) FROM orders GROUP BY state").fetchall()
+    assert states == [("final_invoiced", 20)]
+    assert refused.exit_code == 2 and "--mix" in refused.output
 
 
 def test_bench_splits_each_latency_where_the_worker_recorded_the_event(

@@ -1,0 +1,118 @@
+"""The benchmark's own parts: the life cycles it sends, in rounds or as a steady mix, and how
+it attributes the machine's CPU to the parts that spent it."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from workers import bench_cpu
+from workers.bench import STEADY_LAG, life_cycles
+
+STEPS = ["order.create", "prepayment.invoice", "payment.record", "order.invoice"]
+
+
+def as_keys(commands: list[tuple[str, dict[str, str]]]) -> list[tuple[str, str]]:
+    return [(command_type, data["order_id"]) for command_type, data in commands]
+
+
+@pytest.mark.parametrize("orders", [1, 3, 10, 250, 1000])
+def test_both_mixes_send_the_same_whole_life_cycles_each_in_its_order(orders: int) -> None:
+    rounds = list(life_cycles(orders, "r", "81.39"))
+    steady = list(life_cycles(orders, "r", "81.39", mix="steady"))
+    assert sorted(map(repr, steady)) == sorted(map(repr, rounds))
+    assert len(steady) == 4 * orders
+    for commands in (rounds, steady):
+        steps: dict[str, list[str]] = {}
+        for command_type, order_id in as_keys(commands):
+            steps.setdefault(order_id, []).append(command_type)
+        assert len(steps) == orders
+        assert all(sequence == STEPS for sequence in steps.values())
+
+
+def test_rounds_send_every_create_before_any_invoice() -> None:
+    kinds = [command_type for command_type, _ in life_cycles(300, "r", "1")]
+    assert kinds == [kind for kind in STEPS for _ in range(300)]
+
+
+def test_the_steady_mix_holds_every_step_in_equal_shares_once_under_way() -> None:
+    orders = 2000
+    kinds = [command_type for command_type, _ in life_cycles(orders, "r", "1", mix="steady")]
+    # Away from the start and the end, where the life cycles only begin or only finish,
+    # every run of 4 x lag commands holds each step lag times.
+    ramp = 4 * STEADY_LAG * 3
+    middle = kinds[ramp : len(kinds) - ramp]
+    for start in range(0, len(middle) - 4 * STEADY_LAG, 4 * STEADY_LAG):
+        window = Counter(middle[start : start + 4 * STEADY_LAG])
+        assert window == {kind: STEADY_LAG for kind in STEPS}
+
+
+def test_in_the_steady_mix_an_order_moves_on_a_lag_of_orders_later() -> None:
+    keys = as_keys(list(life_cycles(1000, "r", "1", mix="steady")))
+    at = {key: position for position, key in enumerate(keys)}
+    for n in (300, 500, 600):  # under way: every slot sends one step of four orders
+        order_id = f"B-r-{n}"
+        gaps = [at[(b, order_id)] - at[(a, order_id)] for a, b in itertools.pairwise(STEPS)]
+        # Each step goes out beside the create of the order `STEADY_LAG` later.
+        assert gaps == [4 * STEADY_LAG + 1] * 3
+
+
+def test_an_unknown_mix_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="mix: 'random'"):
+        list(life_cycles(4, "r", "1", mix="random"))  # type: ignore[arg-type]
+
+
+# --- CPU by part -----------------------------------------------------------------------------
+
+
+def sample(ticks: dict[int, tuple[str, int]], busy: int, total: int) -> bench_cpu.Sample:
+    return bench_cpu.Sample(ticks, busy, total)
+
+
+def test_cpu_per_command_adds_up_each_part_and_counts_a_new_process_from_zero() -> None:
+    tick = 1 / os.sysconf("SC_CLK_TCK")
+    before = sample({1: ("workers", 100), 2: ("broker", 50), 3: ("workers", 7)}, 1000, 4000)
+    after = sample(
+        {1: ("workers", 300), 2: ("broker", 150), 3: ("workers", 7), 4: ("postgresql", 40)},
+        1000 + 600, 4000 + 800,
+    )  # fmt: skip
+    figures = bench_cpu.per_command(before, after, commands=100)
+    assert figures["workers"] == pytest.approx(200 * tick * 1000 / 100, abs=1e-3)
+    assert figures["broker"] == pytest.approx(100 * tick * 1000 / 100, abs=1e-3)
+    assert figures["postgresql"] == pytest.approx(40 * tick * 1000 / 100, abs=1e-3)
+    assert figures["all"] == pytest.approx(340 * tick * 1000 / 100, abs=1e-3)
+    # 600 of 800 ticks busy, on all the cores.
+    assert figures["machine_busy_pct"] == pytest.approx(75 * (os.cpu_count() or 1), abs=0.1)
+
+
+def test_a_reused_pid_in_another_part_counts_from_zero() -> None:
+    before = sample({9: ("broker", 500)}, 0, 100)
+    after = sample({9: ("workers", 20)}, 10, 200)
+    figures = bench_cpu.per_command(before, after, commands=1)
+    assert figures["workers"] == pytest.approx(20 / os.sysconf("SC_CLK_TCK") * 1000, abs=1e-3)
+    assert "broker" not in figures
+
+
+@pytest.mark.skipif(not bench_cpu.available(), reason="reads Linux's /proc")
+def test_a_sample_finds_the_service_its_children_and_the_load_generator(tmp_path: Path) -> None:
+    # This process stands for the service and a child of it for a worker; then the other way
+    # round, with this process as the load generator.
+    script = tmp_path / "spin.py"
+    script.write_text("import time\nend = time.time() + 0.3\nwhile time.time() < end: pass\n")
+    child = subprocess.Popen([sys.executable, str(script)])
+    try:
+        before = bench_cpu.sample(os.getpid(), load_generator_pid=child.pid)
+        assert before.ticks[os.getpid()][0] == "supervisor and relay"
+        assert before.ticks[child.pid][0] == "workers"  # the service's child comes first
+        as_generator = bench_cpu.sample(service_pid=child.pid, load_generator_pid=os.getpid())
+        assert as_generator.ticks[os.getpid()][0] == "load generator"
+        assert as_generator.ticks[child.pid][0] == "supervisor and relay"
+    finally:
+        child.wait(5)
+    assert 0 < before.machine_busy <= before.machine_total
