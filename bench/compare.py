@@ -62,13 +62,21 @@ def main() -> None:
 
 
 def run_pair(
-    kind: str, folder: Path, settings: Settings, commands: int, workers: int
+    kind: str,
+    folder: Path,
+    settings: Settings,
+    commands: int,
+    workers: int,
+    mix: bench.Mix = "rounds",
 ) -> tuple[dict[str, float], bench.Figures]:
     """The naive worker then prepay, at full speed, on one database."""
     prepay_url, naive_url = urls(kind, folder)
     naive = run_naive(commands, naive_url, settings.amqp_url)
     ours = bench.run(
-        settings.model_copy(update={"database_url": prepay_url}), commands, workers=workers
+        settings.model_copy(update={"database_url": prepay_url}),
+        commands,
+        workers=workers,
+        mix=mix,
     )
     return naive, ours
 

@@ -1,6 +1,6 @@
 """Every target of issue 7, on SQLite and on PostgreSQL, measured side by side in one run.
 
-    .venv/bin/python bench/targets.py [--commands 16000] [--workers 1]
+    .venv/bin/python bench/targets.py [--commands 16000] [--workers 1] [--mix rounds]
                                       [--rss-commands 100000] [--stored-orders 1000000]
                                       [--databases sqlite,postgresql] [--scratch DIR]
 
@@ -19,7 +19,10 @@ On PostgreSQL the runs share the `test` database, as `bench/compare.py`'s do (ea
 its orders to it); the two stores are databases of their own, dropped at the end. A database
 that fails is reported in the table, and the other is still measured.
 
-It ends with one table of the figures and whether each target is met. Figures drift with the
+It ends with one table of the figures and whether each target is met, and one of where the
+machine's CPU went at full speed and at half of it (`workers/bench_cpu.py`): on two cores
+that share the broker, the database and the load generator with the service, the latency at
+half the maximum follows how busy the whole machine is. Figures drift with the
 machine (see docs/performance.md); each is one run, so read them next to their neighbours.
 """
 
@@ -62,6 +65,8 @@ class Results:
     rss_commands: int | None = None
     rss_mb: float | None = None
     scale: float | None = None
+    full_cpu: dict[str, float] | None = None  # ms per command by part, at full speed
+    half_cpu: dict[str, float] | None = None  # and at half of it
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -75,6 +80,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--commands", type=int, default=16000)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--mix", choices=["rounds", "steady"], default="rounds")
     parser.add_argument("--rss-commands", type=int, default=100_000)
     parser.add_argument("--stored-orders", type=int, default=0)
     parser.add_argument("--databases", default="sqlite,postgresql", type=_kinds)
@@ -94,6 +100,8 @@ def main() -> None:
                 _say(kind, results.notes[-1])
     print()
     print(verdicts(found, args))
+    print()
+    print(cpu_table(found))
     for kind, results in found.items():
         for note in results.notes:
             print(f"{kind}: {note}")
@@ -111,17 +119,19 @@ def measure(
     kind: str, folder: Path, settings: Settings, args: argparse.Namespace, results: Results
 ) -> None:
     """Fill `results` as the figures come (a failure keeps those measured before it)."""
-    naive, full = run_pair(kind, folder, settings, args.commands, args.workers)
+    naive, full = run_pair(kind, folder, settings, args.commands, args.workers, args.mix)
     results.naive_per_s = naive["commands_per_s"]
     _say(kind, f"naive worker          {results.naive_per_s:>8,.0f} commands/s")
     results.prepay_per_s = full.commands_per_s
+    results.full_cpu = full.cpu_ms_per_command
     _say(kind, f"prepay, full speed    {full.commands_per_s:>8,.0f} commands/s")
 
     prepay_url, _ = urls(kind, folder)
     on = settings.model_copy(update={"database_url": prepay_url})
     results.half_rate = max(1, round(full.commands_per_s / 2))
-    half = bench.run(on, args.commands, workers=args.workers, rate=results.half_rate)
+    half = bench.run(on, args.commands, workers=args.workers, rate=results.half_rate, mix=args.mix)
     results.half_rate_p50_ms, results.half_rate_p99_ms = half.p50_ms, half.p99_ms
+    results.half_cpu = half.cpu_ms_per_command
     _say(kind, f"prepay at {results.half_rate:,}/s      p50 {half.p50_ms} ms  p99 {half.p99_ms} ms")
 
     if args.rss_commands:
@@ -222,6 +232,36 @@ def verdicts(found: dict[str, Results], args: argparse.Namespace) -> str:
     return "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in rows
     )
+
+
+def cpu_table(found: dict[str, Results]) -> str:
+    """CPU per command by part (ms) at full speed and at half of it, and how busy the
+    machine was (100 per core): the rows are the parts any run saw."""
+    runs = [
+        (f"{kind} {speed}", figures)
+        for kind, results in found.items()
+        for speed, figures in (("full", results.full_cpu), ("half", results.half_cpu))
+        if figures
+    ]
+    if not runs:
+        return "CPU by part: not measured (it reads Linux's /proc)"
+    parts = sorted({part for _, figures in runs for part in figures} - {"all", "machine_busy_pct"})
+    rows = [["CPU ms per command", *(name for name, _ in runs)]]
+    for part in [*parts, "all", "machine_busy_pct"]:
+        label = "machine busy %" if part == "machine_busy_pct" else part
+        rows.append([label, *(_number(figures.get(part)) for _, figures in runs)])
+    widths = [max(len(line[i]) for line in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(
+            cell.rjust(width) if column else cell.ljust(width)
+            for column, (cell, width) in enumerate(zip(line, widths, strict=True))
+        )
+        for line in rows
+    )
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
 
 
 def _ratio(results: Results) -> str | None:
