@@ -21,8 +21,8 @@ that fails is reported in the table, and the other is still measured.
 
 It ends with one table of the figures and whether each target is met, and one of where the
 machine's CPU went at full speed and at half of it (`workers/bench_cpu.py`): on two cores
-that share the broker, the database and the load generator with the service, the latency at
-half the maximum follows how busy the whole machine is. Figures drift with the
+that the service shares with the broker, the database and the load generator, the latency at
+half the maximum is to be read next to how busy the whole machine was. Figures drift with the
 machine (see docs/performance.md); each is one run, so read them next to their neighbours.
 """
 
@@ -34,6 +34,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import get_args
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -80,7 +81,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--commands", type=int, default=16000)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--mix", choices=["rounds", "steady"], default="rounds")
+    parser.add_argument("--mix", choices=get_args(bench.Mix), default="rounds")
     parser.add_argument("--rss-commands", type=int, default=100_000)
     parser.add_argument("--stored-orders", type=int, default=0)
     parser.add_argument("--databases", default="sqlite,postgresql", type=_kinds)

@@ -277,12 +277,11 @@ def test_bench_prints_its_figures_with_json_last(broker: Broker, tmp_path: Path)
     assert figures["rss_mb"] > 0
     assert "recorded_p50_ms" not in figures  # only with --split
     # The CPU each part spent per command while measured (the broker's and the database's
-    # only where they run on this machine).
+    # only where they run on this machine). 40 commands take the smaller parts a few ms,
+    # under a clock tick at times, so only the worker is sure to show some.
     cpu = figures["cpu_ms_per_command"]
-    for part in ("workers", "supervisor and relay", "load generator"):
-        assert cpu[part] > 0, part
-    parts = sum(v for k, v in cpu.items() if k not in {"all", "machine_busy_pct"})
-    assert cpu["all"] == pytest.approx(parts, abs=0.01)
+    assert {"workers", "supervisor and relay", "load generator"} <= set(cpu)
+    assert cpu["workers"] > 0
     assert 0 < cpu["machine_busy_pct"] <= 100 * (os.cpu_count() or 1)
     assert any(x.startswith("cpu_ms_per_command ") for x in done.output.splitlines())
 
@@ -293,17 +292,25 @@ def test_bench_sends_the_life_cycles_as_a_steady_mix_when_asked(
     with broker.vhost() as amqp_url:
         env = {"PREPAY_AMQP_URL": amqp_url, "PREPAY_DATABASE_URL": f"sqlite:///{tmp_path}/b.db"}
         done = CliRunner().invoke(
-            cli_app, ["bench", "--commands", "80", "--mix", "steady", "--json"], env=env,
-            catch_exceptions=False,
+            cli_app, ["bench", "-n", "80", "--mix", "steady", "--rate", "200", "--json"],
+            env=env, catch_exceptions=False,
         )  # fmt: skip
         refused = CliRunner().invoke(cli_app, ["bench", "-n", "8", "--mix", "random"], env=env)
     assert done.exit_code == 0, done.output
     figures = json.loads(done.output.strip().splitlines()[-1])
     assert figures["commands"] == 80
-    # Every life cycle went through, each order's commands in their order.
+    # Every life cycle went through, each order's commands in their order; and the first
+    # final invoice was posted before the last order was created, which rounds never do.
+    # (Order 0's final invoice leaves 13 commands, 65 ms, before order 19's create: ample
+    # for the shard queues, which the worker takes from side by side, not to swap them.)
     with sqlite3.connect(tmp_path / "b.db") as database:
         states = database.execute("SELECT state, count(*) FROM orders GROUP BY state").fetchall()
+        first_final, last_create = database.execute(
+            "SELECT min(CASE type WHEN 'invoice.posted' THEN id END),"
+            " max(CASE type WHEN 'order.created' THEN id END) FROM order_history"
+        ).fetchone()
     assert states == [("final_invoiced", 20)]
+    assert first_final < last_create
     assert refused.exit_code == 2 and "--mix" in refused.output
 
 
