@@ -8,12 +8,14 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from workers import bench_cpu
 from workers.bench import STEADY_LAG, life_cycles
 
+ROOT = Path(__file__).resolve().parents[2]
 STEPS = ["order.create", "prepayment.invoice", "payment.record", "order.invoice"]
 
 
@@ -129,3 +131,19 @@ def test_a_sample_counts_what_a_reaped_child_spent() -> None:
     after = bench_cpu.sample(service_pid=-1, load_generator_pid=os.getpid())
     spent = bench_cpu.per_command(before, after, commands=1)["load generator"]
     assert spent >= 300 - 20  # ms: the child's 0.3 s, give or take a tick or two
+
+
+# --- the machine's hiccups (bench/cpu_jitter.py) ------------------------------------------
+
+
+def test_slow_repeats_close_together_are_one_hiccup() -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from cpu_jitter import hiccups
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    repeats = [(0.00, 1.5), (0.01, 9.0), (0.02, 1.5), (0.05, 12.0), (0.40, 1.4),
+               (1.50, 15.0), (1.90, 4.5), (1.95, 4.4), (3.00, 1.5)]  # fmt: skip
+    # Slow from 3x the median (1.5 ms): 0.01 and 0.05 are one hiccup; 1.50 another; 1.90 is
+    # more than 0.3 s after it, a third; 4.4 ms is under 4.5.
+    assert hiccups(repeats, median=1.5) == [[0.01, 0.05], [1.50], [1.90]]
