@@ -50,7 +50,10 @@ def per_command(before: Sample, after: Sample, commands: int) -> dict[str, float
     """Milliseconds of CPU per command, by part and in all, and `machine_busy_pct`: how busy
     the whole machine was (100 per core). A process that started in between counts from
     zero; one that ended in between is counted by its parent if that one is in a part (the
-    postmaster for PostgreSQL's backends), or not at all."""
+    postmaster for PostgreSQL's backends and autovacuum workers), or not at all. Counted
+    through its parent, a process that was already running at the first sample counts whole,
+    its time before that sample too: an overcount, small for the parts' short-lived
+    processes."""
     seconds_per_tick = 1 / os.sysconf("SC_CLK_TCK")
     by_part: dict[str, float] = {}
     for key, (part, used) in after.ticks.items():

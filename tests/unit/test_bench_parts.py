@@ -3,12 +3,14 @@ it attributes the machine's CPU to the parts that spent it."""
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import os
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -137,13 +139,29 @@ def test_a_sample_counts_what_a_reaped_child_spent() -> None:
 
 
 def test_slow_repeats_close_together_are_one_hiccup() -> None:
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        from cpu_jitter import hiccups
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+    hiccups = _bench_module("cpu_jitter").hiccups
     repeats = [(0.00, 1.5), (0.01, 9.0), (0.02, 1.5), (0.05, 12.0), (0.40, 1.4),
                (1.50, 15.0), (1.90, 4.5), (1.95, 4.4), (3.00, 1.5)]  # fmt: skip
     # Slow from 3x the median (1.5 ms): 0.01 and 0.05 are one hiccup; 1.50 another; 1.90 is
     # more than 0.3 s after it, a third; 4.4 ms is under 4.5.
     assert hiccups(repeats, median=1.5) == [[0.01, 0.05], [1.50], [1.90]]
+
+
+def test_a_machine_whose_p99_step_is_slow_has_hiccups_and_says_how_far_apart() -> None:
+    jitter = _bench_module("cpu_jitter")
+    found = jitter.Jitter(15, 2000, 1.5, 7.7, 18.6, 0.02, [0.1, 1.6, 4.4, 6.0])
+    assert found.hiccups and found.median_gap_s == pytest.approx(1.6)
+    steady = jitter.Jitter(15, 2000, 1.5, 2.9, 16.5, 0.005, [1.0])
+    assert not steady.hiccups and steady.median_gap_s is None
+    verdict = _bench_module("targets").hiccup_verdict(found)
+    assert "not judgeable" in verdict and "median 1.60 s apart" in verdict
+    assert "not judgeable" not in _bench_module("targets").hiccup_verdict(steady)
+
+
+def _bench_module(name: str) -> Any:
+    """A script of bench/ (they import each other as top-level modules)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
