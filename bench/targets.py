@@ -19,13 +19,14 @@ On PostgreSQL the runs share the `test` database, as `bench/compare.py`'s do (ea
 its orders to it); the two stores are databases of their own, dropped at the end. A database
 that fails is reported in the table, and the other is still measured.
 
-Before anything else it measures the idle machine's own hiccups (`bench/cpu_jitter.py`,
+Before anything else it measures the idle machine's own slow spells (`bench/cpu_jitter.py`,
 `--jitter-seconds`). It ends with one table of the figures and whether each target is met;
 one of where the machine's CPU went at full speed and at half of it (`workers/bench_cpu.py`):
 on two cores that the service shares with the broker, the database and the load generator,
 the latency at half the maximum is to be read next to how busy the whole machine was; and
-the hiccups, with whether they leave the p99 target judgeable. Figures drift with the
-machine (see docs/performance.md); each is one run, so read them next to their neighbours.
+the idle machine's slow spells, with whether they take more time than a p99 may spend.
+Figures drift with the machine (see docs/performance.md); each is one run, so read them next
+to their neighbours.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def main() -> None:
     parser.add_argument("--databases", default="sqlite,postgresql", type=_kinds)
     parser.add_argument("--scratch", help="folder for SQLite's files (default: temporary)")
     parser.add_argument(
-        "--jitter-seconds", type=float, default=10.0, help="the idle machine's hiccups (0: skip)"
+        "--jitter-seconds", type=float, default=10.0, help="the idle machine's spells (0: skip)"
     )
     args = parser.parse_args()
     settings = Settings()
@@ -112,7 +113,7 @@ def main() -> None:
     print(cpu_table(found))
     if machine is not None:
         print()
-        print(hiccup_verdict(machine))
+        print(machine_note(machine))
     for kind, results in found.items():
         for note in results.notes:
             print(f"{kind}: {note}")
@@ -271,16 +272,23 @@ def cpu_table(found: dict[str, Results]) -> str:
     )
 
 
-def hiccup_verdict(machine: Jitter) -> str:
-    """The idle machine's own hiccups, measured before anything else ran, and whether they
-    leave the p99 target judgeable here."""
+def machine_note(machine: Jitter) -> str:
+    """The idle machine's own slow spells, measured before anything else ran. They only add
+    to a latency, so a p99 that meets the target stands; one that misses it may owe part of
+    it to the machine, when its slow repeats alone take more than the 1 % of the time a p99
+    may spend."""
+    figures = describe(machine)
     lines = [f"the idle machine, {machine.seconds:g} s of bench/cpu_jitter.py before the runs:"]
-    lines += [f"  {line}" for line in describe(machine)[1:4]]
-    if machine.hiccups:
+    shown = ("wall ms per repeat", "slow spells", "time slowed", "slow by the CPU clock",
+             "kernel ticks")  # fmt: skip
+    lines += [f"  {name:22} {figures[name]}" for name in shown]
+    if machine.slow_share > 0.01:
         lines.append(
-            "  its p99 step is a hiccup: this machine alone puts a 1 % tail on every step, so "
-            f"the p99 <= {P99_TARGET_MS:g} ms target is not judgeable here"
+            f"  at least {machine.slow_share:.1%} of the time slowed, more than a p99 may "
+            "spend: part of each p99 above is the machine's own"
         )
+    else:
+        lines.append("  its slow repeats took under 1 % of the time: they do not reach a p99")
     return "\n".join(lines)
 
 

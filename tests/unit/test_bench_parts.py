@@ -135,33 +135,76 @@ def test_a_sample_counts_what_a_reaped_child_spent() -> None:
     assert spent >= 300 - 20  # ms: the child's 0.3 s, give or take a tick or two
 
 
-# --- the machine's hiccups (bench/cpu_jitter.py) ------------------------------------------
+# --- the machine's slow spells (bench/cpu_jitter.py) ----------------------------------------
 
 
-def test_slow_repeats_close_together_are_one_hiccup() -> None:
-    hiccups = _bench_module("cpu_jitter").hiccups
-    repeats = [(0.00, 1.5), (0.01, 9.0), (0.02, 1.5), (0.05, 12.0), (0.40, 1.4),
-               (1.50, 15.0), (1.90, 4.5), (1.95, 4.4), (3.00, 1.5)]  # fmt: skip
-    # Slow from 3x the median (1.5 ms): 0.01 and 0.05 are one hiccup; 1.50 another; 1.90 is
-    # more than 0.3 s after it, a third; 4.4 ms is under 4.5.
-    assert hiccups(repeats, median=1.5) == [[0.01, 0.05], [1.50], [1.90]]
-
-
-def test_a_machine_whose_p99_step_is_slow_has_hiccups_and_says_how_far_apart() -> None:
+def test_slow_repeats_within_the_gap_of_the_last_one_are_one_spell() -> None:
     jitter = _bench_module("cpu_jitter")
-    found = jitter.Jitter(15, 2000, 1.5, 7.7, 18.6, 0.02, [0.1, 1.6, 4.4, 6.0])
-    assert found.hiccups and found.median_gap_s == pytest.approx(1.6)
-    steady = jitter.Jitter(15, 2000, 1.5, 2.9, 16.5, 0.005, [1.0])
-    assert not steady.hiccups and steady.median_gap_s is None
-    verdict = _bench_module("targets").hiccup_verdict(found)
-    assert "not judgeable" in verdict and "median 1.60 s apart" in verdict
-    assert "not judgeable" not in _bench_module("targets").hiccup_verdict(steady)
+    repeat = jitter.Repeat
+    repeats = [
+        repeat(start=0.00, wall_ms=1.5, cpu_ms=1.5),
+        repeat(start=0.01, wall_ms=9.0, cpu_ms=9.0),  # slow: a spell begins
+        repeat(start=0.25, wall_ms=12.0, cpu_ms=2.0),  # 0.231 s after the last slow one ended
+        repeat(start=0.50, wall_ms=4.5, cpu_ms=4.5),  # exactly 3x: slow, 0.238 s after
+        repeat(start=0.90, wall_ms=4.4, cpu_ms=4.4),  # under 3x: not slow
+        repeat(start=1.00, wall_ms=15.0, cpu_ms=15.0),  # 0.4955 s after: a second spell
+    ]
+    spells = jitter.group_spells(repeats, median_ms=1.5)
+    assert [(s.start, s.end) for s in spells] == [
+        (0.01, pytest.approx(0.5045)), (1.00, pytest.approx(1.015))
+    ]  # fmt: skip
+
+
+def test_the_summary_gives_the_time_in_spells_and_which_clock_saw_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    jitter = _bench_module("cpu_jitter")
+    # 100 repeats of 1.5 ms over 1 s; two spells of slow repeats, one slow by the wall clock
+    # only (the thread was stopped, not slowed).
+    repeats = [jitter.Repeat(n / 100, 1.5, 1.5) for n in range(100)]
+    repeats[10] = jitter.Repeat(0.10, 20.0, 19.0)
+    repeats[11] = jitter.Repeat(0.11, 30.0, 29.0)
+    repeats[70] = jitter.Repeat(0.70, 50.0, 1.6)
+    monkeypatch.setattr(jitter, "measure", lambda seconds: repeats)
+    found = jitter.jitter(1.0)
+    assert (found.repeats, found.median_ms, found.max_ms) == (100, 1.5, 50.0)
+    assert found.p99_ms == 50.0  # the 99th of 100, as `prepay bench` counts
+    assert [(s.start, s.end) for s in found.spells] == [
+        (0.10, pytest.approx(0.14)), (0.70, pytest.approx(0.75))
+    ]  # fmt: skip
+    assert found.spell_share == pytest.approx(0.09)  # 0.10-0.14 and 0.70-0.75
+    assert found.slow_share == pytest.approx(0.1)  # 20 + 30 + 50 ms of slow repeats
+    assert found.median_gap_s == pytest.approx(0.6)
+    assert found.slow_on_cpu_clock == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="seconds: 0"):
+        jitter.jitter(0)
+
+
+def test_targets_says_whether_the_machine_s_spells_reach_a_p99() -> None:
+    jitter, targets = _bench_module("cpu_jitter"), _bench_module("targets")
+    spells = (jitter.Spell(0.1, 0.2), jitter.Spell(1.7, 1.8))
+    ticks = {"steal": 0, "irq": 0, "softirq": 3}
+    slow = jitter.Jitter(
+        seconds=10, repeats=1500, median_ms=1.5, p99_ms=7.7, max_ms=18.6,
+        slow_on_cpu_clock=1.0, slow_seconds=0.15, spells=spells, kernel_ticks=ticks,
+    )  # fmt: skip
+    note = targets.machine_note(slow)
+    assert "at least 1.5% of the time slowed, more than a p99 may spend" in note
+    assert "1.5% to 2.0%" in note
+    assert "median 1.60 s apart" in note and "softirq 3" in note
+    calm = jitter.Jitter(
+        seconds=10, repeats=1500, median_ms=1.5, p99_ms=2.0, max_ms=9.0,
+        slow_on_cpu_clock=1.0, slow_seconds=0.05, spells=spells[:1], kernel_ticks=ticks,
+    )  # fmt: skip
+    assert "do not reach a p99" in targets.machine_note(calm)  # 0.5 % slowed
 
 
 def _bench_module(name: str) -> Any:
-    """A script of bench/ (they import each other as top-level modules)."""
+    """A script of bench/, which import each other as top-level modules (`targets` puts
+    bench/ on the path itself); the path is as it was afterwards."""
+    path = list(sys.path)
     sys.path.insert(0, str(ROOT / "bench"))
     try:
         return importlib.import_module(name)
     finally:
-        sys.path.remove(str(ROOT / "bench"))
+        sys.path[:] = path
