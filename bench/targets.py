@@ -240,10 +240,7 @@ def verdicts(found: dict[str, Results], args: argparse.Namespace) -> str:
             verdict = "met" if met(results) else "NOT MET"
             cells.append("not measured" if shown is None else f"{shown}: {verdict}")
         rows.append([name, *cells])
-    widths = [max(len(line[i]) for line in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in rows
-    )
+    return _columns(rows)
 
 
 def cpu_table(found: dict[str, Results]) -> str:
@@ -262,12 +259,17 @@ def cpu_table(found: dict[str, Results]) -> str:
     for part in [*parts, "all", "machine_busy_pct"]:
         label = "machine busy %" if part == "machine_busy_pct" else part
         rows.append([label, *(_number(figures.get(part)) for _, figures in runs)])
+    return _columns(rows, numbers=True)
+
+
+def _columns(rows: list[list[str]], *, numbers: bool = False) -> str:
+    """Rows as aligned columns; with `numbers`, every column but the first to the right."""
     widths = [max(len(line[i]) for line in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(
-            cell.rjust(width) if column else cell.ljust(width)
+            cell.rjust(width) if numbers and column else cell.ljust(width)
             for column, (cell, width) in enumerate(zip(line, widths, strict=True))
-        )
+        ).rstrip()
         for line in rows
     )
 

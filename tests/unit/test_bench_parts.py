@@ -3,6 +3,7 @@ it attributes the machine's CPU to the parts that spent it."""
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import itertools
 import os
@@ -197,6 +198,27 @@ def test_targets_says_whether_the_machine_s_spells_reach_a_p99() -> None:
         slow_on_cpu_clock=1.0, slow_seconds=0.05, spells=spells[:1], kernel_ticks=ticks,
     )  # fmt: skip
     assert "do not reach a p99" in targets.machine_note(calm)  # 0.5 % slowed
+
+
+def test_targets_tables_align_their_columns_and_show_what_was_not_measured() -> None:
+    targets = _bench_module("targets")
+    sqlite = targets.Results(
+        naive_per_s=445, prepay_per_s=1812, half_rate=906, half_rate_p99_ms=715.63,
+        full_cpu={"workers": 0.41, "broker": 0.22, "all": 0.63, "machine_busy_pct": 166.6},
+        half_cpu={"workers": 0.73, "all": 0.73, "machine_busy_pct": 174.0},
+    )  # fmt: skip
+    found = {"sqlite": sqlite, "postgresql": targets.Results()}
+    table = targets.verdicts(found, argparse.Namespace(stored_orders=0)).splitlines()
+    assert table[1].split("  ")[0] == "prepay / naive >= 5x"
+    assert "4.07x (1,812 / 445): NOT MET" in table[1] and table[1].endswith("not measured")
+    assert "715.63 ms at 906/s: NOT MET" in table[2]
+    second = table[0].index("postgresql")  # each row's third cell starts under its heading
+    assert all(line[second:].startswith("not measured") for line in table[1:])
+    cpu = targets.cpu_table(found).splitlines()
+    assert cpu[0].split() == ["CPU", "ms", "per", "command", "sqlite", "full", "sqlite", "half"]
+    assert cpu[1].split() == ["broker", "0.22", "-"]  # parts in order, "-" where not seen
+    assert cpu[-1].split() == ["machine", "busy", "%", "166.6", "174"]
+    assert len({len(line) for line in cpu}) == 1  # numbers flush right, in columns
 
 
 def _bench_module(name: str) -> Any:
