@@ -25,7 +25,8 @@ import itertools
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
+
+from workers import bench_cpu
 
 WORK = 20_000  # loop turns per repeat: about 1.5 ms of CPU on the development machines
 PAUSE_S = 0.005  # between repeats, so that the machine is mostly idle
@@ -161,10 +162,9 @@ def describe(found: Jitter) -> dict[str, str]:
 
 def _kernel_ticks() -> dict[str, int]:
     """Steal, irq and softirq ticks of all cores so far (zeros where /proc/stat is missing)."""
-    stat = Path("/proc/stat")
-    if not stat.is_file():
+    if not bench_cpu.available():
         return {"steal": 0, "irq": 0, "softirq": 0}
-    values = [int(x) for x in stat.read_text().splitlines()[0].split()[1:]]
+    values = bench_cpu.all_cores_ticks()
     return {"steal": values[7], "irq": values[5], "softirq": values[6]}
 
 

@@ -104,9 +104,15 @@ def _processes() -> dict[tuple[int, int], tuple[str, int, int]]:
     return found
 
 
+def all_cores_ticks() -> list[int]:
+    """The clock ticks of all cores since boot, as /proc/stat's first line gives them: user
+    nice system idle iowait irq softirq steal guest guest_nice."""
+    return [int(x) for x in (PROC / "stat").read_text().splitlines()[0].split()[1:]]
+
+
 def _machine() -> tuple[int, int]:
     """(busy, all) clock ticks of all cores since boot: idle and waiting for I/O are idle."""
-    values = [int(x) for x in (PROC / "stat").read_text().splitlines()[0].split()[1:]]
+    values = all_cores_ticks()
     # user nice system idle iowait irq softirq; steal (the hypervisor ran someone else) is
     # left out, and guest time is already inside user and nice.
     user, nice, system, idle, iowait, irq, softirq = values[:7]
