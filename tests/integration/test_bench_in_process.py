@@ -26,3 +26,29 @@ def test_the_in_process_bench_applies_every_round_and_prints_its_cost(tmp_path: 
         "order.create", "prepayment.invoice", "payment.record", "order.invoice"
     ]  # fmt: skip
     assert all(float(cpu) > 0 and float(wall) > 0 for _, cpu, wall in rounds)
+
+
+def test_a_pause_before_each_batch_is_announced_and_left_out_of_the_wall_time(
+    tmp_path: Path,
+) -> None:
+    # 5 orders in batches of one: 5 batches per round, each after a 20 ms sleep. Were the
+    # sleeps timed, each round's wall time per command would be at least 20,000 us.
+    url = f"sqlite:///{tmp_path / 'bench.db'}"
+    printed = subprocess.run(
+        [sys.executable, "bench/in_process.py", "--orders", "5", "--batch", "1",
+         "--pause-ms", "20", "--database-url", url],
+        cwd=ROOT, capture_output=True, text=True, check=True, timeout=120,
+    ).stdout.splitlines()  # fmt: skip
+    assert printed[0].endswith("batch 1, 20 ms pause before each")
+    walls = [float(line.split()[2]) for line in printed[1:]]
+    assert len(walls) == 4
+    assert all(0 < wall < 20_000 for wall in walls)
+
+
+def test_a_negative_pause_is_refused_by_name() -> None:
+    refused = subprocess.run(
+        [sys.executable, "bench/in_process.py", "--pause-ms", "-1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "--pause-ms must not be negative" in refused.stderr
