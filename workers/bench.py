@@ -84,6 +84,8 @@ class Figures:
     rounds: dict[str, dict[str, float]] | None = None
     # Milliseconds of CPU per command by part of the machine, while measured (`bench_cpu`).
     cpu_ms_per_command: dict[str, float] | None = None
+    # With --timeline: the commands sent in each second of the run, and their latencies.
+    timeline: list[dict[str, float]] | None = None
 
 
 def prepayment_gross() -> str:
@@ -291,6 +293,25 @@ def _split_figures(answers: list[tuple[str, float, float]]) -> dict[str, Any]:
     }
 
 
+def timeline(sent_at: list[float], latencies: list[float]) -> list[dict[str, float]]:
+    """Latency by the second each command was sent in (`second` 0 is the first), for the
+    seconds that sent any. A backlog shows as latencies rising over several seconds, a stall
+    as one second far above its neighbours: a p99 over the whole run tells neither apart."""
+    by_second: dict[int, list[float]] = {}
+    for sent, latency in zip(sent_at, latencies, strict=True):
+        by_second.setdefault(int(sent), []).append(latency)
+    return [
+        {
+            "second": second,
+            "commands": len(group),
+            "p50_ms": _ms(group, 0.5),
+            "p99_ms": _ms(group, 0.99),
+            "max_ms": round(max(group) * 1000, 2),
+        }
+        for second, group in sorted(by_second.items())
+    ]
+
+
 def _rounds(
     answers: list[tuple[str, float, float]], messages: list[Message]
 ) -> dict[str, dict[str, float]]:
@@ -317,6 +338,7 @@ def run(
     *,
     split: bool = False,
     mix: Mix = "rounds",
+    by_second: bool = False,
 ) -> Figures:
     """Publish `commands` commands (at `rate` per second, or as fast as the broker takes
     them) to a freshly started service and time them until each has its first event."""
@@ -392,15 +414,22 @@ def run(
         rss_mb=round(rss, 1),
         database=settings.database_url.split(":", 1)[0],
         cpu_ms_per_command=cpu,
+        timeline=timeline(timing.sent_at, timing.latencies) if by_second else None,
         **splits,
     )
 
 
 def report(figures: Figures, as_json: bool) -> str:
     shown = {k: v for k, v in asdict(figures).items() if v is not None}
-    lines = [f"{k:22} {v}" for k, v in shown.items() if k not in {"rounds", "cpu_ms_per_command"}]
+    listed = {"rounds", "cpu_ms_per_command", "timeline"}
+    lines = [f"{k:22} {v}" for k, v in shown.items() if k not in listed]
     for name, values in (figures.rounds or {}).items():
         lines.append(f"{name:22} " + "  ".join(f"{k} {v}" for k, v in values.items()))
+    for window in figures.timeline or []:
+        lines.append(
+            f"{'second ' + str(window['second']):22} "
+            + "  ".join(f"{k} {v}" for k, v in window.items() if k != "second")
+        )
     if figures.cpu_ms_per_command:
         parts = figures.cpu_ms_per_command.items()
         lines.append(f"{'cpu_ms_per_command':22} " + "  ".join(f"{k} {v}" for k, v in parts))

@@ -40,6 +40,7 @@ class Timing:
     answered: int
     seconds: float
     latencies: list[float] = field(default_factory=list)  # seconds, in order of arrival
+    sent_at: list[float] = field(default_factory=list)  # each one's publish, seconds after start
     # With a `stamp`: per answer, (answer id, publish to answer, publish to when it was made).
     splits: list[tuple[str, float, float]] = field(default_factory=list)
 
@@ -79,6 +80,7 @@ class Driver:
         self._splits: list[tuple[str, float, float]] = []
         self._pending: dict[str, float] = {}
         self._latencies: list[float] = []
+        self._sent_at: list[float] = []
         self._next = 0
         self._started = 0.0
         self._last_answer = 0.0
@@ -101,6 +103,7 @@ class Driver:
             answered=len(self._latencies),
             seconds=time.perf_counter() - self._started,
             latencies=self._latencies,
+            sent_at=self._sent_at,
             splits=self._splits,
         )
 
@@ -156,6 +159,7 @@ class Driver:
             return
         self._last_answer = now = time.perf_counter()
         self._latencies.append(now - sent)
+        self._sent_at.append(sent - self._started)
         if self.stamp is not None:
             made = self.stamp(body)
             if made is not None:

@@ -201,6 +201,14 @@ def bench(
             "overlap, so every moment has the whole run's mix of command types.",
         ),
     ] = "rounds",
+    by_second: Annotated[
+        bool,
+        typer.Option(
+            "--timeline",
+            help="Also give p50/p99/max latency of the commands sent in each second: a "
+            "backlog rises over several seconds, a stall stands out in one.",
+        ),
+    ] = False,
     database_url: DatabaseUrl = None,
     amqp_url: AmqpUrl = None,
 ) -> None:
@@ -219,7 +227,9 @@ def bench(
                 f"the shard queues hold {waiting} command(s) that the benchmark would purge; "
                 "give --yes to purge them, or run it against a broker (vhost) of its own"
             )
-        figures = benchmark.run(settings, commands, workers, rate, split=split, mix=mix)
+        figures = benchmark.run(
+            settings, commands, workers, rate, split=split, mix=mix, by_second=by_second
+        )
     print(benchmark.report(figures, json_output))
 
 

@@ -342,7 +342,7 @@ def test_bench_sends_at_the_rate_asked(broker: Broker, tmp_path: Path) -> None:
         env = {"PREPAY_AMQP_URL": amqp_url, "PREPAY_DATABASE_URL": f"sqlite:///{tmp_path}/b.db"}
         done = CliRunner().invoke(
             cli_app,
-            ["bench", "--commands", "40", "--rate", "20", "--json"],
+            ["bench", "--commands", "40", "--rate", "20", "--timeline", "--json"],
             env=env,
             catch_exceptions=False,
         )
@@ -352,3 +352,11 @@ def test_bench_sends_at_the_rate_asked(broker: Broker, tmp_path: Path) -> None:
     # The 40th command leaves 39/20 s after the first: the run cannot be shorter.
     assert figures["seconds"] >= 39 / 20
     assert figures["commands_per_s"] <= 20.5
+    # Sent over two seconds, about 20 in each (a late timer may move one across).
+    windows = figures["timeline"]
+    assert [w["second"] for w in windows] == [0, 1]
+    assert sum(w["commands"] for w in windows) == 40
+    assert all(abs(w["commands"] - 20) <= 1 for w in windows)
+    assert all(0 < w["p50_ms"] <= w["p99_ms"] <= w["max_ms"] for w in windows)
+    assert max(w["max_ms"] for w in windows) >= figures["p99_ms"]
+    assert any(x.startswith("second 1 ") for x in done.output.splitlines())

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from workers import bench_cpu
-from workers.bench import STEADY_LAG, life_cycles
+from workers.bench import STEADY_LAG, life_cycles, timeline
 
 ROOT = Path(__file__).resolve().parents[2]
 STEPS = ["order.create", "prepayment.invoice", "payment.record", "order.invoice"]
@@ -73,6 +73,19 @@ def test_an_unknown_mix_is_refused_by_name() -> None:
 
 
 # --- CPU by part -----------------------------------------------------------------------------
+
+
+def test_the_timeline_groups_latencies_by_the_second_their_command_was_sent() -> None:
+    # Second 0: 100 commands at 10 ms but one at 900 ms; nothing sent in second 1; second 2:
+    # two commands. Arrival order (the driver's) differs from sending order.
+    sent = [2.5] + [i / 100 for i in range(100)] + [2.0]
+    latencies = [0.030] + [0.010] * 99 + [0.900] + [0.020]
+    windows = timeline(sent, latencies)
+    assert [w["second"] for w in windows] == [0, 2]
+    first, last = windows
+    assert first == {"second": 0, "commands": 100, "p50_ms": 10.0, "p99_ms": 900.0,
+                     "max_ms": 900.0}  # fmt: skip
+    assert last == {"second": 2, "commands": 2, "p50_ms": 30.0, "p99_ms": 30.0, "max_ms": 30.0}
 
 
 def test_cpu_per_command_adds_up_each_part_and_counts_a_new_process_from_zero() -> None:
