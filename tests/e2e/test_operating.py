@@ -360,3 +360,29 @@ def test_bench_sends_at_the_rate_asked(broker: Broker, tmp_path: Path) -> None:
     assert all(0 < w["p50_ms"] <= w["p99_ms"] <= w["max_ms"] for w in windows)
     assert max(w["max_ms"] for w in windows) >= figures["p99_ms"]
     assert any(x.startswith("second 1 ") for x in done.output.splitlines())
+
+
+def test_targets_repeats_each_measurement_and_judges_the_median(
+    broker: Broker, tmp_path: Path
+) -> None:
+    root = Path(__file__).resolve().parents[2]
+    with broker.vhost() as amqp_url:
+        env = {**os.environ, "PREPAY_AMQP_URL": amqp_url}
+        done = subprocess.run(
+            [sys.executable, "bench/targets.py", "--databases", "sqlite", "--commands", "40",
+             "--repeat", "2", "--rss-commands", "0", "--jitter-seconds", "0",
+             "--scratch", str(tmp_path)],
+            cwd=root, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    # Two pairs at full speed, then two runs at half the median rate, each printed as it ends.
+    assert sum(" naive worker " in line for line in lines) == 2
+    assert sum(" prepay, full speed " in line for line in lines) == 2
+    halves = [line for line in lines if line.startswith("sqlite     prepay at ")]
+    assert len(halves) == 2 and len({line.split()[3] for line in halves}) == 1  # one rate
+    ratio = next(line for line in lines if line.startswith("prepay / naive"))
+    assert "median of 2 pairs" in ratio
+    p99 = next(line for line in lines if line.startswith("p99 at half the maximum"))
+    assert "(median of 2 runs, " in p99
+    assert next(line for line in lines if line.startswith("worker RSS")).endswith("not measured")

@@ -234,6 +234,34 @@ def test_targets_tables_align_their_columns_and_show_what_was_not_measured() -> 
     assert len({len(line) for line in cpu}) == 1  # numbers flush right, in columns
 
 
+def test_targets_reads_repeated_runs_by_their_median_and_shows_the_spread() -> None:
+    targets = _bench_module("targets")
+    assert targets.median([3.0, 1.0, 2.0]) == 2.0
+    assert targets.median([4.0, 1.0, 3.0, 2.0]) == 3.0  # the upper middle: a run's own figure
+    runs = [{"p99": 700.0}, {"p99": 60.0}, {"p99": 165.0}]
+    assert targets.median_run(runs, lambda run: run["p99"]) is runs[2]
+    sqlite = targets.Results(
+        naive_per_s=504, prepay_per_s=2366, ratios=[4.26, 4.69, 5.35],
+        half_rate=1183, half_rate_p99_ms=165.81, half_rate_p99s=[700.0, 60.2, 165.81],
+    )  # fmt: skip
+    once = targets.Results(naive_per_s=500, prepay_per_s=2000, ratios=[4.0])
+    table = targets.verdicts({"sqlite": sqlite, "postgresql": once}, argparse.Namespace(
+        stored_orders=0)).splitlines()  # fmt: skip
+    assert "4.69x (2,366 / 504; median of 3 pairs, 4.26-5.35x): NOT MET" in table[1]
+    assert "4.00x (2,000 / 500): NOT MET" in table[1]  # one pair: no spread
+    assert "165.81 ms at 1183/s (median of 3 runs, 60.2-700 ms): NOT MET" in table[2]
+
+
+def test_targets_refuses_fewer_than_one_repeat_before_measuring_anything() -> None:
+    refused = subprocess.run(
+        [sys.executable, "bench/targets.py", "--repeat", "0", "--jitter-seconds", "0"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "--repeat must be at least 1" in refused.stderr
+    assert refused.stdout == ""
+
+
 def _bench_module(name: str) -> Any:
     """A script of bench/, which import each other as top-level modules (`targets` puts
     bench/ on the path itself); the path is as it was afterwards."""
