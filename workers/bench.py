@@ -7,7 +7,8 @@ Latency is per command: publish to the first event carrying its id as correlatio
 `split`, it is also cut at the time the event was recorded (its envelope's `time`, taken in
 the worker while the batch is processed, before the commit): before it, the command waited
 in its queue and was processed; after it, the rest of its batch, the commit, the relay, the
-broker and the load generator.
+broker and the load generator. With `by_second` (`--timeline`), the latencies are also given
+by the second each command was sent in.
 """
 
 from __future__ import annotations
