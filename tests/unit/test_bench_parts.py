@@ -72,7 +72,7 @@ def test_an_unknown_mix_is_refused_by_name() -> None:
         list(life_cycles(4, "r", "1", mix="random"))  # type: ignore[arg-type]
 
 
-# --- CPU by part -----------------------------------------------------------------------------
+# --- the timeline ----------------------------------------------------------------------------
 
 
 def test_the_timeline_groups_latencies_by_the_second_their_command_was_sent() -> None:
@@ -86,6 +86,9 @@ def test_the_timeline_groups_latencies_by_the_second_their_command_was_sent() ->
     assert first == {"second": 0, "commands": 100, "p50_ms": 10.0, "p99_ms": 900.0,
                      "max_ms": 900.0}  # fmt: skip
     assert last == {"second": 2, "commands": 2, "p50_ms": 30.0, "p99_ms": 30.0, "max_ms": 30.0}
+
+
+# --- CPU by part -----------------------------------------------------------------------------
 
 
 def test_cpu_per_command_adds_up_each_part_and_counts_a_new_process_from_zero() -> None:
@@ -264,8 +267,9 @@ def _figures(per_s: float, p99_ms: float = 0.0) -> Any:
 def _measuring(
     monkeypatch: pytest.MonkeyPatch, pairs: list[tuple[float, float]], p99s: list[float]
 ) -> tuple[Any, list[tuple[str, float | None]]]:
-    """targets.py with its runs replaced: `pairs` (naive, prepay) per second, then `p99s` of
-    the half-rate runs. Returns the module and each half-rate run's (database, rate)."""
+    """targets.py with its runs replaced: each pair's (naive, prepay) commands per second (a
+    prepay of 0 fails), then the half-rate runs' p99s. Returns the module and each half-rate
+    run's (database, rate)."""
     targets = _bench_module("targets")
     queued_pairs, queued_p99s = list(pairs), list(p99s)
     halves: list[tuple[str, float | None]] = []
