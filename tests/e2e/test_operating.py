@@ -245,12 +245,25 @@ def test_a_single_process_service_serves_metrics_and_health(
 # --- bench -----------------------------------------------------------------------------------
 
 
+def bench_env(amqp_url: str, tmp_path: Path) -> dict[str, str]:
+    return {"PREPAY_AMQP_URL": amqp_url, "PREPAY_DATABASE_URL": f"sqlite:///{tmp_path}/b.db"}
+
+
+def run_bench(env: dict[str, str], *options: str) -> tuple[Any, dict[str, Any]]:
+    """`prepay bench --json` with `options`: its result and the figures of its last line."""
+    done = CliRunner().invoke(cli_app, ["bench", *options, "--json"], env=env,
+                              catch_exceptions=False)  # fmt: skip
+    assert done.exit_code == 0, done.output
+    return done, json.loads(done.output.strip().splitlines()[-1])
+
+
 def test_bench_refuses_to_purge_waiting_commands(broker: Broker, tmp_path: Path) -> None:
     with broker.vhost() as amqp_url:
         with command_publisher(amqp_url, SHARDS) as publisher:
             publisher.publish("order.cancel", {"order_id": "SO-WAITING"})
-        env = {"PREPAY_AMQP_URL": amqp_url, "PREPAY_DATABASE_URL": f"sqlite:///{tmp_path}/b.db"}
-        refused = CliRunner().invoke(cli_app, ["bench", "--commands", "8"], env=env)
+        refused = CliRunner().invoke(
+            cli_app, ["bench", "--commands", "8"], env=bench_env(amqp_url, tmp_path)
+        )
         assert refused.exit_code == 1
         assert "hold 1 command(s)" in refused.output and "--yes" in refused.output
         connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
@@ -265,12 +278,7 @@ def test_bench_refuses_to_purge_waiting_commands(broker: Broker, tmp_path: Path)
 
 def test_bench_prints_its_figures_with_json_last(broker: Broker, tmp_path: Path) -> None:
     with broker.vhost() as amqp_url:
-        env = {"PREPAY_AMQP_URL": amqp_url, "PREPAY_DATABASE_URL": f"sqlite:///{tmp_path}/b.db"}
-        done = CliRunner().invoke(
-            cli_app, ["bench", "--commands", "40", "--json"], env=env, catch_exceptions=False
-        )
-    assert done.exit_code == 0, done.output
-    figures = json.loads(done.output.strip().splitlines()[-1])
+        done, figures = run_bench(bench_env(amqp_url, tmp_path), "--commands", "40")
     assert figures["commands"] == 40
     assert figures["commands_per_s"] > 0
     assert 0 < figures["p50_ms"] <= figures["p99_ms"]
@@ -290,14 +298,9 @@ def test_bench_sends_the_life_cycles_as_a_steady_mix_when_asked(
     broker: Broker, tmp_path: Path
 ) -> None:
     with broker.vhost() as amqp_url:
-        env = {"PREPAY_AMQP_URL": amqp_url, "PREPAY_DATABASE_URL": f"sqlite:///{tmp_path}/b.db"}
-        done = CliRunner().invoke(
-            cli_app, ["bench", "-n", "80", "--mix", "steady", "--rate", "200", "--json"],
-            env=env, catch_exceptions=False,
-        )  # fmt: skip
+        env = bench_env(amqp_url, tmp_path)
+        _, figures = run_bench(env, "-n", "80", "--mix", "steady", "--rate", "200")
         refused = CliRunner().invoke(cli_app, ["bench", "-n", "8", "--mix", "random"], env=env)
-    assert done.exit_code == 0, done.output
-    figures = json.loads(done.output.strip().splitlines()[-1])
     assert figures["commands"] == 80
     # Every life cycle went through, each order's commands in their order; and the first
     # final invoice was posted before the last order was created, which rounds never do.
@@ -318,13 +321,7 @@ def test_bench_splits_each_latency_where_the_worker_recorded_the_event(
     broker: Broker, tmp_path: Path
 ) -> None:
     with broker.vhost() as amqp_url:
-        env = {"PREPAY_AMQP_URL": amqp_url, "PREPAY_DATABASE_URL": f"sqlite:///{tmp_path}/b.db"}
-        done = CliRunner().invoke(
-            cli_app, ["bench", "--commands", "40", "--split", "--json"], env=env,
-            catch_exceptions=False,
-        )  # fmt: skip
-    assert done.exit_code == 0, done.output
-    figures = json.loads(done.output.strip().splitlines()[-1])
+        done, figures = run_bench(bench_env(amqp_url, tmp_path), "--commands", "40", "--split")
     # The event is recorded after the command left and before its event arrived.
     assert 0 < figures["recorded_p50_ms"] <= figures["recorded_p99_ms"] <= figures["p99_ms"]
     assert 0 < figures["after_recorded_p50_ms"] <= figures["after_recorded_p99_ms"]
@@ -339,15 +336,9 @@ def test_bench_splits_each_latency_where_the_worker_recorded_the_event(
 
 def test_bench_sends_at_the_rate_asked(broker: Broker, tmp_path: Path) -> None:
     with broker.vhost() as amqp_url:
-        env = {"PREPAY_AMQP_URL": amqp_url, "PREPAY_DATABASE_URL": f"sqlite:///{tmp_path}/b.db"}
-        done = CliRunner().invoke(
-            cli_app,
-            ["bench", "--commands", "40", "--rate", "20", "--timeline", "--json"],
-            env=env,
-            catch_exceptions=False,
+        done, figures = run_bench(
+            bench_env(amqp_url, tmp_path), "--commands", "40", "--rate", "20", "--timeline"
         )
-    assert done.exit_code == 0, done.output
-    figures = json.loads(done.output.strip().splitlines()[-1])
     assert figures["commands"] == 40
     # The 40th command leaves 39/20 s after the first: the run cannot be shorter.
     assert figures["seconds"] >= 39 / 20
